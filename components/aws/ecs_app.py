@@ -1,0 +1,444 @@
+"""Runs an `AppSpec` on ECS Fargate behind an Application Load Balancer.
+
+Secrets reach containers only as task secrets (`valueFrom` ARN references); the execution role
+may read exactly those secrets and decrypt with the platform key, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.partition import AwsAccount
+from components.lowcode import AppSpec, SecretRef, Service, image
+
+# TLS 1.3 with 1.2 fallback (ELB security policies, AWS docs).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass
+class EcsAppArgs:
+    spec: AppSpec
+    account: AwsAccount
+    cluster_name: str
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    service_subnet_ids: Sequence[pulumi.Input[str]]
+    lb_subnet_ids: Sequence[pulumi.Input[str]]
+    internet_facing: bool
+    allowed_cidrs: Sequence[str]
+    certificate_arn: str | None
+    secret_arns: Mapping[str, pulumi.Input[str]]
+    kms_key_arn: pulumi.Input[str]
+    log_group_name: str
+    log_retention_days: int
+    tags: Mapping[str, str]
+    image_tags: Mapping[str, str] = field(default_factory=dict)
+    image_registry: str | None = None
+    bucket_arn: pulumi.Input[str] | None = None
+    # Extra inline policies for the task role (name -> policy JSON), e.g. Bedrock invocation.
+    task_policies: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+def _value_from(arn: pulumi.Input[str], ref: SecretRef) -> pulumi.Input[str]:
+    # ECS syntax: <secret-arn>:<json-key>:<version-stage>:<version-id>
+    return pulumi.Output.concat(arn, f":{ref.json_key}::") if ref.json_key else arn
+
+
+def container_definitions(
+    service: Service,
+    args: EcsAppArgs,
+    log_group: pulumi.Input[str],
+) -> pulumi.Output[str]:
+    """The task's container definitions as JSON; env values and secret ARNs may be Outputs."""
+    definitions = []
+    for c in service.containers:
+        definition: dict[str, Any] = {
+            "name": c.name,
+            "image": image(c.image_key, args.image_tags, args.image_registry),
+            "essential": c.essential,
+            "cpu": c.cpu,
+            "memoryReservation": c.memory,
+            "environment": [{"name": k, "value": v} for k, v in sorted(c.env.items())],
+            "secrets": [
+                {"name": k, "valueFrom": _value_from(args.secret_arns[ref.secret], ref)} for k, ref in sorted(c.secrets.items())
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": log_group,
+                    "awslogs-region": args.account.region,
+                    "awslogs-stream-prefix": service.name,
+                },
+            },
+        }
+        if c.port is not None:
+            definition["portMappings"] = [{"containerPort": c.port, "protocol": "tcp"}]
+        if c.command:
+            definition["command"] = list(c.command)
+        definitions.append(definition)
+    return pulumi.Output.from_input(definitions).apply(json.dumps)
+
+
+def _policy(statements: list[dict[str, object]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class EcsApp(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    load_balancer_arn: pulumi.Output[str]
+    service_security_group_id: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
+    task_role_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EcsAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:aws:EcsApp", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        spec = args.spec
+        used_secrets = sorted({ref.secret for s in spec.services for c in s.containers for ref in c.secrets.values()})
+        missing = [s for s in used_secrets if s not in args.secret_arns]
+        if missing:
+            raise ValueError(f"secrets {missing} are used by the {spec.kind} containers but were not created")
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=args.cluster_name,
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            tags=tags,
+            opts=child,
+        )
+        execution_role, task_role = self._roles(name, args, log_group, used_secrets, tags)
+
+        # Load balancer and its security group: the only way in, from the allowed CIDRs only.
+        https = args.certificate_arn is not None
+        lb_sg = aws.ec2.SecurityGroup(
+            f"{name}-lb",
+            description=f"{spec.kind} load balancer: ingress from allowed CIDRs",
+            vpc_id=args.vpc_id,
+            tags=tags,
+            opts=child,
+        )
+        listen_ports = [443, 80] if https else [80]
+        for port in listen_ports:
+            for i, cidr in enumerate(args.allowed_cidrs):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-lb-in-{port}-{i}",
+                    security_group_id=lb_sg.id,
+                    cidr_ipv4=cidr,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    description="allowed client network",
+                    tags=tags,
+                    opts=child,
+                )
+        service_sg = aws.ec2.SecurityGroup(
+            f"{name}-tasks",
+            description=f"{spec.kind} tasks: ingress from the load balancer only",
+            vpc_id=args.vpc_id,
+            tags=tags,
+            opts=child,
+        )
+        ingress_ports = sorted({c.port for s in spec.ingress_services() for c in s.containers if c.name == s.ingress_container and c.port})
+        for port in ingress_ports:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-lb-out-{port}",
+                security_group_id=lb_sg.id,
+                referenced_security_group_id=service_sg.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description="to the app tasks",
+                tags=tags,
+                opts=child,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-tasks-in-{port}",
+                security_group_id=service_sg.id,
+                referenced_security_group_id=lb_sg.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description="from the load balancer",
+                tags=tags,
+                opts=child,
+            )
+        # Tasks reach the database, cache, AWS endpoints and (through NAT, if any) LLM APIs.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-tasks-out-https",
+            security_group_id=service_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS to AWS endpoints and LLM APIs",
+            tags=tags,
+            opts=child,
+        )
+        for port, what in ((5432, "PostgreSQL"), (6379, "Redis")):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-tasks-out-{port}",
+                security_group_id=service_sg.id,
+                cidr_ipv4=args.vpc_cidr,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"{what} inside the VPC",
+                tags=tags,
+                opts=child,
+            )
+
+        lb = aws.lb.LoadBalancer(
+            f"{name}-lb",
+            load_balancer_type="application",
+            internal=not args.internet_facing,
+            security_groups=[lb_sg.id],
+            subnets=list(args.lb_subnet_ids),
+            drop_invalid_header_fields=True,
+            # LLM responses stream for minutes; the 60 s default cuts them off.
+            idle_timeout=300,
+            tags=tags,
+            opts=child,
+        )
+
+        target_groups: dict[str, aws.lb.TargetGroup] = {}
+        for service in spec.ingress_services():
+            container = next(c for c in service.containers if c.name == service.ingress_container)
+            assert container.port is not None
+            target_groups[service.name] = aws.lb.TargetGroup(
+                f"{name}-{service.name}",
+                port=container.port,
+                protocol="HTTP",
+                target_type="ip",
+                vpc_id=args.vpc_id,
+                deregistration_delay=30,
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    enabled=True,
+                    path=container.health_path or "/",
+                    matcher="200-399",
+                    interval=30,
+                    healthy_threshold=2,
+                    unhealthy_threshold=5,
+                ),
+                tags=tags,
+                opts=child,
+            )
+
+        default_service = next(s for s in spec.ingress_services() if not s.routes)
+        forward_default = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_groups[default_service.name].arn)
+        if https:
+            listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=lb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[forward_default],
+                tags=tags,
+                opts=child,
+            )
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=lb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(port="443", protocol="HTTPS", status_code="HTTP_301"),
+                    )
+                ],
+                tags=tags,
+                opts=child,
+            )
+        else:
+            listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=lb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[forward_default],
+                tags=tags,
+                opts=child,
+            )
+
+        priority = 10
+        for service in spec.ingress_services():
+            # An ALB rule condition takes at most five path patterns.
+            for chunk_start in range(0, len(service.routes), 5):
+                chunk = list(service.routes[chunk_start : chunk_start + 5])
+                aws.lb.ListenerRule(
+                    f"{name}-{service.name}-{priority}",
+                    listener_arn=listener.arn,
+                    priority=priority,
+                    conditions=[aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=chunk))],
+                    actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_groups[service.name].arn)],
+                    tags=tags,
+                    opts=child,
+                )
+                priority += 10
+
+        for service in spec.services:
+            definitions = container_definitions(service, args, log_group.name)
+            task = aws.ecs.TaskDefinition(
+                f"{name}-{service.name}",
+                family=f"{args.cluster_name}-{service.name}",
+                cpu=str(service.task_cpu),
+                memory=str(service.task_memory),
+                network_mode="awsvpc",
+                requires_compatibilities=["FARGATE"],
+                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(operating_system_family="LINUX", cpu_architecture="X86_64"),
+                execution_role_arn=execution_role.arn,
+                task_role_arn=task_role.arn,
+                container_definitions=definitions,
+                tags=tags,
+                opts=child,
+            )
+            load_balancers = []
+            if service.ingress_container:
+                container = next(c for c in service.containers if c.name == service.ingress_container)
+                load_balancers.append(
+                    aws.ecs.ServiceLoadBalancerArgs(
+                        target_group_arn=target_groups[service.name].arn,
+                        container_name=container.name,
+                        container_port=container.port,
+                    )
+                )
+            aws.ecs.Service(
+                f"{name}-{service.name}",
+                name=service.name,
+                cluster=cluster.arn,
+                task_definition=task.arn,
+                desired_count=service.min_replicas,
+                launch_type="FARGATE",
+                network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                    subnets=list(args.service_subnet_ids), security_groups=[service_sg.id], assign_public_ip=False
+                ),
+                load_balancers=load_balancers,
+                health_check_grace_period_seconds=180 if load_balancers else None,
+                deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+                enable_ecs_managed_tags=True,
+                propagate_tags="SERVICE",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[listener]),
+            )
+
+        scheme = "https" if https else "http"
+        self.url = lb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+        self.load_balancer_arn = lb.arn
+        self.service_security_group_id = service_sg.id
+        self.task_role_arn = task_role.arn
+        self.task_role_name = task_role.name
+        self.register_outputs({"url": self.url, "task_role_arn": task_role.arn})
+
+    def _roles(
+        self,
+        name: str,
+        args: EcsAppArgs,
+        log_group: aws.cloudwatch.LogGroup,
+        used_secrets: list[str],
+        tags: dict[str, str],
+    ) -> tuple[aws.iam.Role, aws.iam.Role]:
+        child = pulumi.ResourceOptions(parent=self)
+        account = args.account
+        trust = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": account.account_id},
+                            "ArnLike": {"aws:SourceArn": account.arn("ecs", "*")},
+                        },
+                    }
+                ],
+            }
+        )
+        execution_role = aws.iam.Role(f"{name}-execution", description="ECS task execution: pull, log, read this app's secrets", assume_role_policy=trust, tags=tags, opts=child)
+        task_role = aws.iam.Role(f"{name}-task", description=f"{args.spec.kind} containers", assume_role_policy=trust, tags=tags, opts=child)
+
+        secret_arns = [args.secret_arns[s] for s in used_secrets]
+        aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=execution_role.id,
+            policy=pulumi.Output.all(log_group.arn, args.kms_key_arn, *secret_arns).apply(
+                lambda v: _policy(
+                    [
+                        {"Sid": "WriteLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{v[0]}:*"},
+                        {"Sid": "ReadAppSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": sorted(v[2:])},
+                        {
+                            "Sid": "DecryptAppSecrets",
+                            "Effect": "Allow",
+                            "Action": ["kms:Decrypt"],
+                            "Resource": v[1],
+                            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{account.region}.{account.dns_suffix}"}},
+                        },
+                    ]
+                )
+            ),
+            opts=child,
+        )
+        if args.image_registry and ".dkr.ecr." in args.image_registry:
+            aws.iam.RolePolicy(
+                f"{name}-execution-ecr",
+                role=execution_role.id,
+                policy=_policy(
+                    [
+                        # GetAuthorizationToken has no resource-level permissions (IAM reference).
+                        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+                        {
+                            "Effect": "Allow",
+                            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchImportUpstreamImage"],
+                            "Resource": account.arn("ecr", "repository/*"),
+                        },
+                    ]
+                ),
+                opts=child,
+            )
+        if args.bucket_arn is not None:
+            aws.iam.RolePolicy(
+                f"{name}-task-storage",
+                role=task_role.id,
+                policy=pulumi.Output.all(args.bucket_arn, args.kms_key_arn).apply(
+                    lambda v: _policy(
+                        [
+                            {"Sid": "ListAppBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": v[0]},
+                            {
+                                "Sid": "ReadWriteAppObjects",
+                                "Effect": "Allow",
+                                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                                "Resource": f"{v[0]}/*",
+                            },
+                            {
+                                "Sid": "UseBucketKey",
+                                "Effect": "Allow",
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                                "Resource": v[1],
+                                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{account.region}.{account.dns_suffix}"}},
+                            },
+                        ]
+                    )
+                ),
+                opts=child,
+            )
+        for policy_name, document in sorted(args.task_policies.items()):
+            aws.iam.RolePolicy(f"{name}-task-{policy_name}", role=task_role.id, policy=document, opts=child)
+        return execution_role, task_role

@@ -1,0 +1,236 @@
+"""Runs an `AppSpec` on Azure Container Apps in a VNet-integrated environment.
+
+Secrets reach containers only as Key Vault references resolved through the app's managed
+identity. An app with several routed services (Dify's API and web) becomes one Container App
+with an nginx front container doing the path routing an ALB does on AWS; the containers share
+localhost, exactly as they do in one ECS task.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_azure_native as azure
+
+from components.azure.monitoring import send_logs_to
+from components.lowcode import AppSpec, Container, SecretRef, Service, image
+
+GATEWAY_PORT = 8080
+
+
+def key_vault_secret_name(ref: SecretRef) -> str:
+    """Key Vault has no JSON-key lookups: each JSON field is its own secret, `<secret>-<field>`."""
+    base = ref.secret.replace(":", "-")
+    return f"{base}-{ref.json_key.replace('_', '-')}" if ref.json_key else base
+
+
+def nginx_config(spec: AppSpec) -> str:
+    """Dify's own nginx routing, generated from the spec's routes (ALB-style patterns)."""
+    routed = [s for s in spec.ingress_services() if s.routes]
+    default = next(s for s in spec.ingress_services() if not s.routes)
+    lines = [
+        "server {",
+        f"  listen {GATEWAY_PORT};",
+        "  client_max_body_size 100m;",
+        "  proxy_http_version 1.1;",
+        "  proxy_buffering off;",
+        "  proxy_read_timeout 3600s;",
+        "  proxy_send_timeout 3600s;",
+        "  proxy_set_header Host $host;",
+        "  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "  proxy_set_header X-Forwarded-Proto https;",
+    ]
+    for service in routed:
+        prefixes = "|".join(re.escape(r.rstrip("*").strip("/")) for r in service.routes)
+        lines.append(f"  location ~ ^/({prefixes})(/|$) {{ proxy_pass http://127.0.0.1:{_port(service)}; }}")
+    lines.append(f"  location / {{ proxy_pass http://127.0.0.1:{_port(default)}; }}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _port(service: Service) -> int:
+    container = next(c for c in service.containers if c.name == service.ingress_container)
+    assert container.port is not None
+    return container.port
+
+
+def _cpu(container: Container) -> float:
+    # Consumption profile: 0.25-vCPU steps with memory fixed at 2 GiB per vCPU.
+    return max(0.25, round(container.cpu / 1024 * 4) / 4)
+
+
+@dataclass
+class AppFileShare:
+    account_name: pulumi.Input[str]
+    share_name: str
+    key_secret_url: pulumi.Input[str]  # Key Vault URL of the storage account key
+
+
+@dataclass
+class ContainerAppsArgs:
+    spec: AppSpec
+    resource_group_name: pulumi.Input[str]
+    location: str
+    environment_name: str
+    app_name_prefix: str
+    apps_subnet_id: pulumi.Input[str]
+    workspace_id: pulumi.Input[str]
+    identity_id: pulumi.Input[str]
+    # Key Vault secret name -> versionless secret URL
+    secret_urls: Mapping[str, pulumi.Input[str]]
+    allowed_cidrs: Sequence[str]
+    internal: bool
+    tags: Mapping[str, str]
+    image_tags: Mapping[str, str] = field(default_factory=dict)
+    image_registry: str | None = None
+    file_share: AppFileShare | None = None
+
+
+class ContainerApps(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    environment_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ContainerAppsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:azure:ContainerApps", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        spec = args.spec
+        identity = azure.app.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[args.identity_id])
+
+        environment = azure.app.ManagedEnvironment(
+            f"{name}-env",
+            environment_name=args.environment_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            vnet_configuration=azure.app.VnetConfigurationArgs(infrastructure_subnet_id=args.apps_subnet_id, internal=args.internal),
+            workload_profiles=[azure.app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
+            app_logs_configuration=azure.app.AppLogsConfigurationArgs(destination="azure-monitor"),
+            identity=identity,
+            tags=tags,
+            opts=child,
+        )
+        send_logs_to(f"{name}-env-logs", resource_id=environment.id, workspace_id=args.workspace_id, parent=self)
+
+        storage_name = None
+        if args.file_share is not None:
+            share = args.file_share
+            storage = azure.app.ManagedEnvironmentsStorage(
+                f"{name}-files",
+                environment_name=environment.name,
+                resource_group_name=args.resource_group_name,
+                storage_name="appfiles",
+                properties=azure.app.ManagedEnvironmentStoragePropertiesArgs(
+                    azure_file=azure.app.AzureFilePropertiesArgs(
+                        account_name=share.account_name,
+                        share_name=share.share_name,
+                        access_mode="ReadWrite",
+                        # The account key stays in Key Vault; the environment reads it itself.
+                        account_key_vault_properties=azure.app.SecretKeyVaultPropertiesArgs(
+                            identity=args.identity_id, key_vault_url=share.key_secret_url
+                        ),
+                    )
+                ),
+                opts=child,
+            )
+            storage_name = storage.name
+
+        ingress_services = spec.ingress_services()
+        groups: list[tuple[str, list[Container], int | None]] = []
+        if len(ingress_services) > 1:
+            gateway = Container(
+                name="gateway",
+                image_key="nginx",
+                cpu=256,
+                memory=512,
+                port=GATEWAY_PORT,
+                env={"NGINX_CONF": nginx_config(spec)},
+                command=("/bin/sh", "-c", 'printf "%s" "$NGINX_CONF" > /etc/nginx/conf.d/default.conf && exec nginx -g "daemon off;"'),
+            )
+            merged = [gateway, *[c for s in ingress_services for c in s.containers]]
+            groups.append((spec.kind, merged, GATEWAY_PORT))
+        elif ingress_services:
+            groups.append((ingress_services[0].name, list(ingress_services[0].containers), _port(ingress_services[0])))
+        for service in spec.services:
+            if not service.ingress_container:
+                groups.append((service.name, list(service.containers), None))
+
+        self.url = pulumi.Output.from_input("")
+        for app_name, containers, ingress_port in groups:
+            refs = {ref for c in containers for ref in c.secrets.values()}
+            kv_names = sorted({key_vault_secret_name(r) for r in refs})
+            missing = [n for n in kv_names if n not in args.secret_urls]
+            if missing:
+                raise ValueError(f"Key Vault secrets {missing} are used by the {spec.kind} containers but were not created")
+            ingress = None
+            if ingress_port is not None:
+                ingress = azure.app.IngressArgs(
+                    external=True,
+                    target_port=ingress_port,
+                    transport="http",
+                    allow_insecure=False,
+                    traffic=[azure.app.TrafficWeightArgs(latest_revision=True, weight=100)],
+                    ip_security_restrictions=[
+                        azure.app.IpSecurityRestrictionRuleArgs(name=f"allow-{i}", ip_address_range=cidr, action="Allow", description="allowed client network")
+                        for i, cidr in enumerate(args.allowed_cidrs)
+                    ],
+                )
+            volumes = []
+            if storage_name is not None and any(c.persistent_paths for c in containers):
+                volumes.append(azure.app.VolumeArgs(name="appfiles", storage_type="AzureFile", storage_name=storage_name))
+            app = azure.app.ContainerApp(
+                f"{name}-{app_name}",
+                container_app_name=f"{args.app_name_prefix}-{app_name}"[:32].rstrip("-"),
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                managed_environment_id=environment.id,
+                workload_profile_name="Consumption",
+                identity=identity,
+                configuration=azure.app.ConfigurationArgs(
+                    active_revisions_mode="Single",
+                    ingress=ingress,
+                    secrets=[
+                        azure.app.SecretArgs(name=n, key_vault_url=args.secret_urls[n], identity=args.identity_id) for n in kv_names
+                    ],
+                ),
+                template=azure.app.TemplateArgs(
+                    containers=[self._container(c, args) for c in containers],
+                    # One replica: Dify's beat scheduler and Flowise's file store must not run twice.
+                    scale=azure.app.ScaleArgs(min_replicas=1, max_replicas=1),
+                    volumes=volumes or None,
+                ),
+                tags=tags,
+                opts=child,
+            )
+            if ingress_port is not None:
+                self.url = app.latest_revision_fqdn.apply(lambda fqdn: f"https://{fqdn}")
+        self.environment_id = environment.id
+        self.register_outputs({"url": self.url})
+
+    @staticmethod
+    def _container(c: Container, args: ContainerAppsArgs) -> azure.app.ContainerArgs:
+        cpu = _cpu(c)
+        env = [azure.app.EnvironmentVarArgs(name=k, value=v) for k, v in sorted(c.env.items())]
+        env += [azure.app.EnvironmentVarArgs(name=k, secret_ref=key_vault_secret_name(ref)) for k, ref in sorted(c.secrets.items())]
+        probes = None
+        if c.health_path and c.port:
+            probes = [
+                azure.app.ContainerAppProbeArgs(
+                    type="Readiness",
+                    http_get=azure.app.ContainerAppProbeHttpGetArgs(path=c.health_path, port=c.port),
+                    period_seconds=15,
+                    failure_threshold=10,
+                )
+            ]
+        mounts = [azure.app.VolumeMountArgs(volume_name="appfiles", mount_path=p) for p in c.persistent_paths] if args.file_share else None
+        return azure.app.ContainerArgs(
+            name=c.name,
+            image=image(c.image_key, args.image_tags, args.image_registry),
+            command=list(c.command) if c.command else None,
+            env=env,
+            resources=azure.app.ContainerResourcesArgs(cpu=cpu, memory=f"{cpu * 2:g}Gi"),
+            probes=probes,
+            volume_mounts=mounts or None,
+        )

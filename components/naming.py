@@ -1,0 +1,42 @@
+"""Physical names derived from the stack, never from the phase: promoting a stack from PoC to
+Beta must not rename (and so replace) anything."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+
+def slug(text: str, max_len: int = 63) -> str:
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return re.sub(r"-{2,}", "-", cleaned)[:max_len].strip("-")
+
+
+def short_hash(*parts: str, length: int = 6) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+class Namer:
+    """Names for one stack: `llm-<stack>-<what>`, shortened with a stable hash when too long."""
+
+    def __init__(self, project: str, stack: str) -> None:
+        self.project = project
+        self.stack = stack
+        self.prefix = slug(f"llm-{stack}", 40)
+
+    def name(self, what: str, max_len: int = 63, sep: str = "-") -> str:
+        full = f"{self.prefix}{sep}{slug(what)}"
+        if len(full) <= max_len:
+            return full
+        digest = short_hash(self.project, self.stack, what)
+        return f"{full[: max_len - len(digest) - 1].rstrip(sep)}{sep}{digest}"
+
+    def compact(self, what: str, max_len: int = 24) -> str:
+        """Lowercase alphanumerics only (storage accounts, Key Vaults need short plain names)."""
+        digest = short_hash(self.project, self.stack, what)
+        base = re.sub(r"[^a-z0-9]", "", f"llm{self.stack}{what}".lower())
+        return (base[: max_len - len(digest)] + digest)[:max_len]
+
+    def path(self, *parts: str) -> str:
+        """Hierarchical names, e.g. Secrets Manager `llm-platform/<stack>/openai-api-key`."""
+        return "/".join([self.project, self.stack, *parts])

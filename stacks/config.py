@@ -1,0 +1,457 @@
+"""The typed stack config: every `llm-platform:` key, validated before any resource exists.
+
+`load_config` takes the raw Pulumi config (key -> string, structured values JSON-encoded, as
+the engine hands them to a program) and the set of secret keys, and returns a `PlatformConfig`
+or raises `ConfigError` naming each bad key, its value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from components.azure.clouds import CLOUDS
+from policies.llm_guard.profiles import (
+    BUILTIN_PROFILES,
+    ResidencyProfile,
+    UnknownProfileError,
+    resolve_profile,
+)
+from policies.llm_guard.regions import AWS_PARTITION_REGIONS, AZURE_CLOUD_REGIONS, normalize_azure_location
+from policies.llm_guard.routing import API_PROVIDERS
+from stacks.errors import ConfigError, ConfigProblem
+
+NAMESPACE = "llm-platform"
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# AWS tag keys and values: letters, digits, spaces and _ . : / = + - @ (AWS tagging docs).
+_AWS_TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+# Azure tag names may not contain < > % & \ ? /
+_AZURE_TAG_FORBIDDEN = re.compile(r"[<>%&\\?/]")
+# CloudWatch Logs accepts only these retention periods.
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+class Phase(StrEnum):
+    POC = "poc"
+    BETA = "beta"
+    SCALE = "scale"
+
+    @property
+    def rank(self) -> int:
+        return list(Phase).index(self)
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    AZURE = "azure"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- tags and budget
+
+RESERVED_TAGS = ("phase", "data-residency")
+
+
+class TagsConfig(_Model):
+    """Required `cost-center` and `owner`, plus any extra tags the user wants on everything."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, str_strip_whitespace=True)
+
+    cost_center: str = Field(alias="cost-center", min_length=1, max_length=256)
+    owner: str = Field(min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _check_extras(self) -> TagsConfig:
+        for key, value in (self.model_extra or {}).items():
+            if key in RESERVED_TAGS:
+                raise ValueError(f"tag '{key}' is set by the platform from the stack config; remove it")
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"tag '{key}' needs a non-empty string value")
+            if len(key) > 128 or len(value) > 256:
+                raise ValueError(f"tag '{key}' is too long (keys up to 128, values up to 256 characters)")
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag '{key}' uses the reserved prefix 'aws:'")
+        return self
+
+    def extras(self) -> dict[str, str]:
+        return {k: str(v) for k, v in (self.model_extra or {}).items()}
+
+    def all(self) -> dict[str, str]:
+        return {"cost-center": self.cost_center, "owner": self.owner, **self.extras()}
+
+
+Email = Annotated[str, Field(pattern=_EMAIL.pattern, max_length=254)]
+
+
+class BudgetConfig(_Model):
+    amount: float = Field(gt=0, le=10_000_000)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    # Alert thresholds in percent of the amount; each gets an ACTUAL and a FORECASTED alert.
+    thresholds: list[Annotated[int, Field(gt=0, le=1000)]] = Field(default_factory=lambda: [80, 100], min_length=1, max_length=5)
+    emails: list[Email] = Field(min_length=1, max_length=10)
+    # First month the budget counts (YYYY-MM). Azure refuses a start before the current month,
+    # so the default is the month of the first deploy; later changes are ignored.
+    start_month: str | None = Field(None, alias="startMonth", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _unique(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("thresholds must be distinct")
+        return sorted(v)
+
+    def start_date(self, today: dt.date | None = None) -> str:
+        if self.start_month:
+            return f"{self.start_month}-01"
+        today = today or dt.datetime.now(dt.UTC).date()
+        return f"{today.year:04d}-{today.month:02d}-01"
+
+
+# --------------------------------------------------------------------------- PoC section
+
+
+class AppKind(StrEnum):
+    DIFY = "dify"
+    FLOWISE = "flowise"
+
+
+class DatabaseConfig(_Model):
+    # AWS RDS instance class (db.*) or Azure Flexible Server SKU (Standard_*); None = small default.
+    instance_class: str | None = Field(None, alias="instanceClass", pattern=r"^(db\.[a-z0-9]+\.[a-z0-9]+|Standard_[A-Za-z0-9_]+)$")
+    storage_gb: int = Field(32, alias="storageGb", ge=20, le=16384)
+    backup_retention_days: int = Field(7, alias="backupRetentionDays", ge=1, le=35)
+    # A standby in a second zone; None = off in PoC, on from Beta.
+    multi_az: bool | None = Field(None, alias="multiAz")
+
+
+class AppConfig(_Model):
+    kind: AppKind
+    allowed_cidrs: list[ipaddress.IPv4Network] = Field(alias="allowedCidrs", min_length=1, max_length=20)
+    certificate_arn: str | None = Field(
+        None,
+        alias="certificateArn",
+        pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$",
+    )
+    domain_name: str | None = Field(None, alias="domainName", max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
+    log_retention_days: int = Field(30, alias="logRetentionDays")
+    image_tags: dict[str, str] = Field(default_factory=dict, alias="imageTags")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+        return v
+
+    @field_validator("allowed_cidrs", mode="before")
+    @classmethod
+    def _strict_cidrs(cls, v: Any) -> Any:
+        # "10.0.0.1/24" has host bits set: almost always a typo for 10.0.0.0/24.
+        if isinstance(v, list):
+            for item in v:
+                try:
+                    ipaddress.IPv4Network(str(item), strict=True)
+                except ValueError as exc:
+                    raise ValueError(f"'{item}' is not an IPv4 network in CIDR form ({exc})") from None
+        return v
+
+    @field_validator("image_tags")
+    @classmethod
+    def _image_tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, tag in v.items():
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", str(tag)):
+                raise ValueError(f"imageTags.{name} '{tag}' is not a valid image tag")
+        return v
+
+
+class NetworkConfig(_Model):
+    cidr: ipaddress.IPv4Network = Field(ipaddress.IPv4Network("10.40.0.0/16"))
+    # NAT gateways for outbound internet from private subnets (third-party APIs, image pulls).
+    # None = 1 in PoC, 0 in Beta and Scale.
+    nat_gateways: int | None = Field(None, alias="natGateways", ge=0, le=2)
+
+    @field_validator("cidr")
+    @classmethod
+    def _size(cls, v: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if v.prefixlen > 20 or v.prefixlen < 16:
+            raise ValueError("needs a prefix between /16 and /20 so every subnet fits")
+        if not v.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        return v
+
+
+class PocConfig(_Model):
+    app: AppConfig
+    api_providers: list[str] = Field(default_factory=list, alias="apiProviders", max_length=len(API_PROVIDERS))
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+
+    @field_validator("api_providers")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in API_PROVIDERS:
+                raise ValueError(f"'{name}' is not a known LLM API provider; known: {', '.join(API_PROVIDERS)}")
+        if len(set(v)) != len(v):
+            raise ValueError("providers must be listed once each")
+        return v
+
+
+def api_key_config_key(provider: str) -> str:
+    """openai -> openaiApiKey, openai-eu -> openaiEuApiKey."""
+    head, *rest = provider.split("-")
+    return head + "".join(part.capitalize() for part in rest) + "ApiKey"
+
+
+# --------------------------------------------------------------------------- the whole stack
+
+
+class PlatformConfig(_Model):
+    """Everything under `llm-platform:`, plus the cloud location the provider config sets."""
+
+    phase: Phase
+    cloud: Cloud
+    residency: str = Field(min_length=1)
+    residency_profiles: dict[str, ResidencyProfile] = Field(default_factory=dict, alias="residencyProfiles")
+    tags: TagsConfig
+    budget: BudgetConfig
+    poc: PocConfig
+
+    # Filled from the provider namespaces by `load_config`, not from `llm-platform:`.
+    region: str = ""
+    azure_environment: str = "public"
+    api_key_keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("residency_profiles", mode="before")
+    @classmethod
+    def _named(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {name: {"name": name, **body} if isinstance(body, dict) else body for name, body in v.items()}
+        return v
+
+    @property
+    def profile(self) -> ResidencyProfile:
+        return resolve_profile(self.residency, self.residency_profiles)
+
+    @property
+    def aws_partition(self) -> str:
+        return self.profile.aws_partition
+
+    def nat_gateways(self) -> int:
+        configured = self.poc.network.nat_gateways
+        if configured is not None:
+            return configured
+        return 1 if self.phase is Phase.POC else 0
+
+
+KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc")
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON strings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "[{":
+            try:
+                return json.loads(text)
+            except ValueError:
+                return value
+    return value
+
+
+def _loc_to_key(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return f"{NAMESPACE}:{path}"
+
+
+def _value_at(data: Mapping[str, Any], loc: tuple[Any, ...]) -> Any:
+    current: Any = data
+    for part in loc:
+        try:
+            current = current[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return current
+
+
+def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[ConfigProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # pydantic appends the validator-specific tail for unions/literals; keep the field path.
+        message = err["msg"]
+        if err["type"] == "missing":
+            message = "is required"
+        elif err["type"] == "extra_forbidden":
+            message = "is not a known setting here"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        value = err.get("input") if err["type"] != "missing" else None
+        if isinstance(value, dict) and err["type"] != "extra_forbidden":
+            value = _value_at(data, loc)
+        problems.append(ConfigProblem(_loc_to_key(loc), value, message))
+    return problems
+
+
+def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] = frozenset(), source: str = "stack config") -> PlatformConfig:
+    """Validate the whole stack config, or raise one ConfigError listing every problem."""
+    problems: list[ConfigProblem] = []
+    data: dict[str, Any] = {}
+    api_keys: dict[str, str] = {}
+    prefix = f"{NAMESPACE}:"
+    for key, value in raw.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if name.endswith("ApiKey"):
+            api_keys[name] = key
+            continue
+        if name not in KNOWN_KEYS:
+            problems.append(
+                ConfigProblem(key, _decode(value), f"is not a known setting; known keys: {', '.join(KNOWN_KEYS)} and <provider>ApiKey secrets")
+            )
+            continue
+        if key in secret_keys:
+            problems.append(ConfigProblem(key, "[secret]", "must not be a secret: only the <provider>ApiKey keys hold secrets"))
+            continue
+        data[name] = _decode(value)
+
+    try:
+        config = PlatformConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, data))
+        raise ConfigError(problems, source) from None
+    if problems:
+        raise ConfigError(problems, source)
+
+    problems.extend(_check_location(config, raw))
+    problems.extend(_check_profile_rules(config))
+    problems.extend(_check_api_keys(config, api_keys, secret_keys))
+    if problems:
+        raise ConfigError(problems, source)
+    config.api_key_keys = {p: f"{prefix}{api_key_config_key(p)}" for p in config.poc.api_providers}
+    return config
+
+
+def _check_location(config: PlatformConfig, raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    try:
+        profile = config.profile
+    except UnknownProfileError as exc:
+        return [ConfigProblem(f"{NAMESPACE}:residency", config.residency, f"unknown residency profile; known: {', '.join(exc.available)} (define your own under {NAMESPACE}:residencyProfiles)")]
+    if config.residency in config.residency_profiles and config.residency in BUILTIN_PROFILES:
+        return [ConfigProblem(f"{NAMESPACE}:residencyProfiles.{config.residency}", config.residency, "a custom profile may not reuse a built-in profile's name")]
+
+    problems = []
+    if config.cloud is Cloud.AWS:
+        region = str(raw.get("aws:region") or "")
+        config.region = region
+        if not region:
+            return [ConfigProblem("aws:region", None, f"is required; residency profile '{profile.name}' allows {', '.join(sorted(profile.aws_regions))}")]
+        if region not in AWS_PARTITION_REGIONS[profile.aws_partition]:
+            problems.append(
+                ConfigProblem(
+                    "aws:region",
+                    region,
+                    f"residency profile '{profile.name}' needs the {profile.aws_partition} partition; allowed regions: {', '.join(sorted(profile.aws_regions))}",
+                )
+            )
+        elif not profile.allows_aws_region(region):
+            problems.append(ConfigProblem("aws:region", region, f"is outside residency profile '{profile.name}'; allowed: {', '.join(sorted(profile.aws_regions))}"))
+    else:
+        environment = str(raw.get("azure-native:environment") or "public")
+        config.azure_environment = environment
+        if environment not in AZURE_CLOUD_REGIONS:
+            problems.append(ConfigProblem("azure-native:environment", environment, "must be one of public, china, usgovernment"))
+        elif environment != profile.azure_cloud:
+            problems.append(
+                ConfigProblem(
+                    "azure-native:environment",
+                    environment,
+                    f"residency profile '{profile.name}' needs the Azure '{profile.azure_cloud}' cloud; set azure-native:environment to {profile.azure_cloud}",
+                )
+            )
+        location = str(raw.get("azure-native:location") or "")
+        config.region = normalize_azure_location(location)
+        if not location:
+            problems.append(ConfigProblem("azure-native:location", None, f"is required; residency profile '{profile.name}' allows {', '.join(sorted(profile.azure_regions))}"))
+        elif not profile.allows_azure_region(location):
+            problems.append(ConfigProblem("azure-native:location", location, f"is outside residency profile '{profile.name}'; allowed: {', '.join(sorted(profile.azure_regions))}"))
+    return problems
+
+
+def _check_profile_rules(config: PlatformConfig) -> list[ConfigProblem]:
+    profile = config.profile
+    problems = []
+    for index, provider in enumerate(config.poc.api_providers):
+        if not profile.allows_api_provider(provider):
+            api = API_PROVIDERS[provider]
+            problems.append(
+                ConfigProblem(
+                    f"{NAMESPACE}:poc.apiProviders[{index}]",
+                    provider,
+                    f"sends prompts to {api.host} ({api.geography.upper()}), outside residency profile '{profile.name}'; allowed providers: {', '.join(profile.allowed_api_providers()) or 'none'}",
+                )
+            )
+    app = config.poc.app
+    if app.certificate_arn:
+        if config.cloud is not Cloud.AWS:
+            problems.append(ConfigProblem(f"{NAMESPACE}:poc.app.certificateArn", app.certificate_arn, "is an AWS ACM setting; on Azure leave it unset"))
+        elif f":acm:{config.region}:" not in app.certificate_arn:
+            problems.append(ConfigProblem(f"{NAMESPACE}:poc.app.certificateArn", app.certificate_arn, f"must be an ACM certificate in the stack region {config.region}"))
+    if config.cloud is Cloud.AZURE and app.kind is AppKind.DIFY and CLOUDS.get(config.azure_environment) and CLOUDS[config.azure_environment].private_zones["redisEnterprise"] is None:
+        problems.append(
+            ConfigProblem(
+                f"{NAMESPACE}:poc.app.kind",
+                app.kind.value,
+                f"Dify needs Azure Managed Redis, which the Azure '{config.azure_environment}' cloud does not offer; use 'flowise' there",
+            )
+        )
+    budget = config.budget
+    if config.cloud is Cloud.AWS:
+        expected = "CNY" if profile.aws_partition == "aws-cn" else "USD"
+        if budget.currency != expected:
+            problems.append(ConfigProblem(f"{NAMESPACE}:budget.currency", budget.currency, f"AWS Budgets in the {profile.aws_partition} partition count in {expected}"))
+    return problems
+
+
+def _check_api_keys(config: PlatformConfig, api_keys: dict[str, str], secret_keys: set[str] | frozenset[str]) -> list[ConfigProblem]:
+    problems = []
+    wanted = {api_key_config_key(p): p for p in config.poc.api_providers}
+    for name, full_key in sorted(api_keys.items()):
+        if name not in wanted:
+            problems.append(
+                ConfigProblem(full_key, "[redacted]", f"no provider in {NAMESPACE}:poc.apiProviders uses this key; configured providers: {', '.join(config.poc.api_providers) or 'none'}")
+            )
+        elif full_key not in secret_keys:
+            problems.append(
+                ConfigProblem(full_key, "[redacted plain text]", f"API keys must be secrets: run `pulumi config set --secret {full_key} <key>`")
+            )
+    for name, provider in wanted.items():
+        if name not in api_keys:
+            full_key = f"{NAMESPACE}:{name}"
+            problems.append(
+                ConfigProblem(full_key, None, f"the API key of provider '{provider}' is required: run `pulumi config set --secret {full_key} <key>`")
+            )
+    return problems

@@ -1,0 +1,547 @@
+"""PoC: third-party LLM API keys in a secret store, a low-code LLM app (Dify or Flowise) the
+team can reach, and the budget. Later phases reuse these builders, so promoting a stack keeps
+every name (and so every stateful resource) it already has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.lowcode import AppSpec, Backends, SecretName, build_app_spec
+from stacks.config import AppKind, Phase
+from stacks.context import StackContext
+from stacks.program import secret_api_key
+
+# Default sizes when the stack config does not name one.
+AWS_DEFAULT_DB_CLASS = "db.t4g.micro"
+AWS_DEFAULT_CACHE_NODE = "cache.t4g.micro"
+AZURE_DEFAULT_DB_SKU = "Standard_B1ms"
+
+
+@dataclass
+class AppExtension:
+    """What a later phase changes in the low-code app it carries forward."""
+
+    internet_facing: bool = True
+    model_env: dict[str, Any] = field(default_factory=dict)
+    vector_env: dict[str, Any] = field(default_factory=dict)
+    # AWS: extra task-role policies (name -> JSON); Azure: extra role assignments are made by the phase.
+    task_policies: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    image_registry: str | None = None
+
+
+# --------------------------------------------------------------------------------------- AWS
+
+
+@dataclass
+class AwsFoundation:
+    key: Any  # EncryptionKey
+    network: Any  # Network
+    api_keys: Any  # ApiKeySecrets
+
+
+def aws_foundation(ctx: StackContext, *, public_subnets: bool) -> AwsFoundation:
+    import pulumi_aws as aws
+
+    from components.aws.budget import MonthlyBudget, MonthlyBudgetArgs
+    from components.aws.kms import EncryptionKey, EncryptionKeyArgs
+    from components.aws.network import Network, NetworkArgs
+    from components.aws.secrets import ApiKeySecrets, ApiKeySecretsArgs
+
+    cfg, account, namer = ctx.config, ctx.aws_account, ctx.namer
+    assert account is not None
+    key = EncryptionKey(
+        "platform-key",
+        EncryptionKeyArgs(
+            account=account,
+            description=f"{namer.prefix}: secrets, databases, logs and buckets of the LLM platform",
+            tags=ctx.tags,
+            service_principals=["logs", "bedrock"],
+        ),
+        opts=ctx.opts,
+    )
+    zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(provider=ctx.opts.providers[0]))  # type: ignore[index]
+    nat_gateways = cfg.nat_gateways()
+    network = Network(
+        "network",
+        NetworkArgs(
+            account=account,
+            cidr=cfg.poc.network.cidr,
+            availability_zones=zones.names,
+            nat_gateways=nat_gateways,
+            public_subnets=public_subnets or nat_gateways > 0,
+            kms_key_arn=key.key_arn,
+            log_retention_days=cfg.poc.app.log_retention_days,
+            log_group_name=f"/{ctx.project}/{ctx.stack}/vpc-flow-logs",
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    api_keys = ApiKeySecrets(
+        "api-keys",
+        ApiKeySecretsArgs(
+            api_keys={p: secret_api_key(k) for p, k in cfg.api_key_keys.items()},
+            secret_name_prefix=namer.path("api-keys"),
+            kms_key_arn=key.key_arn,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    budget = cfg.budget
+    MonthlyBudget(
+        "budget",
+        MonthlyBudgetArgs(
+            budget_name=namer.name("monthly"),
+            amount=budget.amount,
+            currency=budget.currency,
+            cost_center=cfg.tags.cost_center,
+            thresholds=budget.thresholds,
+            emails=budget.emails,
+            start_date=budget.start_date(),
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    pulumi.export("kmsKeyArn", key.key_arn)
+    pulumi.export("apiKeySecretArns", api_keys.arns)
+    return AwsFoundation(key, network, api_keys)
+
+
+def _aws_generated_secret(ctx: StackContext, secret: SecretName, key_arn: pulumi.Input[str], *, critical: bool) -> pulumi.Output[str]:
+    import pulumi_random as random
+
+    from components.aws.secrets import StoredSecret, StoredSecretArgs
+
+    # The app key encrypts what the app stores: regenerating it would make that unreadable.
+    value = random.RandomPassword(
+        f"app-{secret.value}",
+        length=48,
+        special=False,
+        opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(protect=critical)),
+    )
+    stored = StoredSecret(
+        f"app-{secret.value}",
+        StoredSecretArgs(
+            secret_name=ctx.namer.path("app", secret.value),
+            description=f"low-code app: {secret.value}",
+            value=value.result,
+            kms_key_arn=key_arn,
+            tags=ctx.tags,
+            protect=critical,
+        ),
+        opts=ctx.opts,
+    )
+    return stored.arn
+
+
+def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtension) -> Any:
+    from components.aws.ecs_app import EcsApp, EcsAppArgs
+    from components.aws.network import plan_subnets
+    from components.aws.postgres import PostgresArgs, PostgresDatabase
+    from components.aws.redis import RedisArgs, RedisCache
+    from components.aws.storage import DataBucket, DataBucketArgs
+
+    cfg, namer, account = ctx.config, ctx.namer, ctx.aws_account
+    assert account is not None
+    app = cfg.poc.app
+    key_arn = foundation.key.key_arn
+    network = foundation.network
+    # Databases accept connections from the private app subnets only.
+    client_cidrs = plan_subnets(cfg.poc.network.cidr, 2).private
+
+    bucket = DataBucket("app-files", DataBucketArgs(purpose=f"{app.kind.value} files", kms_key_arn=key_arn, tags=ctx.tags), opts=ctx.opts)
+    storage_env: dict[str, Any]
+    plugin_storage_env: dict[str, Any] = {}
+    if app.kind is AppKind.DIFY:
+        storage_env = {"STORAGE_TYPE": "s3", "S3_BUCKET_NAME": bucket.bucket_name, "S3_REGION": account.region, "S3_USE_AWS_MANAGED_IAM": "true"}
+        # The daemon reads these names without the PLUGIN_ prefix that Dify's .env uses.
+        plugin_storage_env = {
+            "PLUGIN_STORAGE_TYPE": "aws_s3",
+            "PLUGIN_STORAGE_OSS_BUCKET": bucket.bucket_name,
+            "S3_USE_AWS": "true",
+            "S3_USE_AWS_MANAGED_IAM": "true",
+            "AWS_REGION": account.region,
+        }
+    else:
+        storage_env = {"STORAGE_TYPE": "s3", "S3_STORAGE_BUCKET_NAME": bucket.bucket_name, "S3_STORAGE_REGION": account.region}
+    backends = Backends(
+        storage_env=storage_env,
+        plugin_storage_env=plugin_storage_env,
+        public_url=f"https://{app.domain_name}" if app.domain_name else None,
+        api_keys=tuple(cfg.poc.api_providers),
+        vector_env=ext.vector_env,
+        model_env=ext.model_env,
+    )
+    spec: AppSpec = build_app_spec(app.kind.value, backends)
+
+    database = PostgresDatabase(
+        "app-db",
+        PostgresArgs(
+            identifier=namer.name("app-db"),
+            database_name=spec.database_names[0],
+            vpc_id=network.vpc_id,
+            subnet_ids=network.data_subnet_ids,
+            client_cidrs=client_cidrs,
+            kms_key_arn=key_arn,
+            secret_name=namer.path("app", SecretName.DATABASE.value),
+            instance_class=app.database.instance_class or AWS_DEFAULT_DB_CLASS,
+            storage_gb=app.database.storage_gb,
+            backup_retention_days=app.database.backup_retention_days,
+            multi_az=app.database.multi_az if app.database.multi_az is not None else cfg.phase is not Phase.POC,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    secret_arns: dict[str, pulumi.Input[str]] = {SecretName.DATABASE.value: database.secret_arn}
+    if spec.needs_redis:
+        redis = RedisCache(
+            "app-cache",
+            RedisArgs(
+                replication_group_id=namer.name("app-cache", max_len=40),
+                vpc_id=network.vpc_id,
+                subnet_ids=network.data_subnet_ids,
+                client_cidrs=client_cidrs,
+                kms_key_arn=key_arn,
+                secret_name=namer.path("app", SecretName.REDIS.value),
+                node_type=AWS_DEFAULT_CACHE_NODE,
+                tags=ctx.tags,
+            ),
+            opts=ctx.opts,
+        )
+        secret_arns[SecretName.REDIS.value] = redis.secret_arn
+    for secret in spec.secrets:
+        if secret.value not in secret_arns:
+            secret_arns[secret.value] = _aws_generated_secret(ctx, secret, key_arn, critical=secret is SecretName.APP_KEY)
+    for provider, arn in foundation.api_keys.arns.items():
+        secret_arns[f"api-key:{provider}"] = arn
+
+    ecs = EcsApp(
+        "app",
+        EcsAppArgs(
+            spec=spec,
+            account=account,
+            cluster_name=namer.name("apps"),
+            vpc_id=network.vpc_id,
+            vpc_cidr=network.vpc_cidr,
+            service_subnet_ids=network.private_subnet_ids,
+            lb_subnet_ids=network.public_subnet_ids if ext.internet_facing else network.private_subnet_ids,
+            internet_facing=ext.internet_facing,
+            allowed_cidrs=[str(c) for c in app.allowed_cidrs],
+            certificate_arn=app.certificate_arn,
+            secret_arns=secret_arns,
+            kms_key_arn=key_arn,
+            log_group_name=f"/{ctx.project}/{ctx.stack}/app",
+            log_retention_days=app.log_retention_days,
+            tags=ctx.tags,
+            image_tags=app.image_tags,
+            image_registry=ext.image_registry,
+            bucket_arn=bucket.bucket_arn,
+            task_policies=ext.task_policies,
+        ),
+        opts=ctx.opts,
+    )
+    pulumi.export("appUrl", ecs.url)
+    pulumi.export("appDatabaseSecretArn", database.secret_arn)
+    return ecs
+
+
+def poc_aws(ctx: StackContext) -> None:
+    foundation = aws_foundation(ctx, public_subnets=True)
+    aws_lowcode_app(ctx, foundation, AppExtension(internet_facing=True))
+
+
+# ------------------------------------------------------------------------------------- Azure
+
+
+@dataclass
+class AzureFoundation:
+    resource_group: Any
+    workspace: Any
+    network: Any
+    vault: Any
+    app_identity: Any
+    encryption: Any  # EncryptionIdentity
+    subscription_id: str
+    api_key_urls: dict[str, pulumi.Output[str]]
+
+
+def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = None, extra_subnets: tuple[str, ...] = ()) -> AzureFoundation:
+    import pulumi_azure_native as azure
+
+    from components.azure.budget import ResourceGroupBudget, ResourceGroupBudgetArgs
+    from components.azure.clouds import CLOUDS, ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER, ROLE_KEY_VAULT_SECRETS_USER
+    from components.azure.data import EncryptionIdentity
+    from components.azure.keyvault import SecretVault, SecretVaultArgs
+    from components.azure.monitoring import LogWorkspace, LogWorkspaceArgs
+    from components.azure.network import VirtualNetwork, VirtualNetworkArgs
+    from components.azure.roles import assign_role
+
+    cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
+    names = CLOUDS[cfg.azure_environment]
+    client = azure.authorization.get_client_config()
+    resource_group = azure.resources.ResourceGroup(
+        "platform-rg",
+        resource_group_name=namer.name("rg", max_len=90),
+        location=location,
+        tags=ctx.tags,
+        opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(protect=True)),
+    )
+    rg_name = resource_group.name
+    workspace = LogWorkspace(
+        "logs",
+        LogWorkspaceArgs(rg_name, location, namer.name("logs"), cfg.poc.app.log_retention_days, ctx.tags),
+        opts=ctx.opts,
+    )
+    zones = {
+        "vault": names.private_zones["vault"],
+        "blob": names.private_zones["blob"],
+        "file": names.private_zones["file"],
+        "postgres": f"{namer.prefix}.{names.postgres_private_zone}",
+        **(extra_zones or {}),
+    }
+    if cfg.poc.app.kind is AppKind.DIFY:
+        # Validated in stacks.config: every cloud that reaches here offers Azure Managed Redis.
+        zones["redisEnterprise"] = str(names.private_zones["redisEnterprise"])
+    network = VirtualNetwork(
+        "network",
+        VirtualNetworkArgs(rg_name, location, cfg.poc.network.cidr, namer.name("vnet"), zones, ctx.tags, extra_subnets=extra_subnets),
+        opts=ctx.opts,
+    )
+    vault = SecretVault(
+        "vault",
+        SecretVaultArgs(
+            resource_group_name=rg_name,
+            location=location,
+            tenant_id=client.tenant_id,
+            azure_cloud=cfg.azure_environment,
+            endpoints_subnet_id=network.endpoints_subnet_id,
+            vault_zone_id=network.zone_ids["vault"],
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    app_identity = azure.managedidentity.UserAssignedIdentity(
+        "app-identity", resource_name_=namer.name("app"), resource_group_name=rg_name, location=location, tags=ctx.tags, opts=ctx.opts
+    )
+    data_identity = azure.managedidentity.UserAssignedIdentity(
+        "data-identity", resource_name_=namer.name("data-encryption"), resource_group_name=rg_name, location=location, tags=ctx.tags, opts=ctx.opts
+    )
+    assign_role(
+        "app-reads-secrets",
+        subscription_id=client.subscription_id,
+        role_id=ROLE_KEY_VAULT_SECRETS_USER,
+        principal_id=app_identity.principal_id,
+        scope=vault.vault_id,
+        parent=vault,
+        description="the app reads its Key Vault references",
+    )
+    key_role = assign_role(
+        "data-uses-key",
+        subscription_id=client.subscription_id,
+        role_id=ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
+        principal_id=data_identity.principal_id,
+        scope=pulumi.Output.concat(vault.vault_id, "/keys/", vault.key_name),
+        parent=vault,
+        description="data stores wrap their keys with the platform key",
+    )
+    encryption = EncryptionIdentity(
+        identity_id=data_identity.id,
+        key_vault_uri=vault.vault_uri,
+        key_name=vault.key_name,
+        key_uri_with_version=vault.key_uri_with_version,
+        key_access=[key_role],
+    )
+    api_key_urls = {p: vault.secret(f"api-key-{p}", secret_api_key(k)) for p, k in sorted(cfg.api_key_keys.items())}
+    budget = cfg.budget
+    ResourceGroupBudget(
+        "budget",
+        ResourceGroupBudgetArgs(
+            budget_name=namer.name("monthly"),
+            scope=resource_group.id,
+            amount=budget.amount,
+            thresholds=budget.thresholds,
+            emails=budget.emails,
+            start_date=budget.start_date(),
+        ),
+        opts=ctx.opts,
+    )
+    pulumi.export("resourceGroupName", rg_name)
+    pulumi.export("keyVaultName", vault.vault_name)
+    pulumi.export("apiKeySecretUrls", api_key_urls)
+    return AzureFoundation(resource_group, workspace, network, vault, app_identity, encryption, client.subscription_id, api_key_urls)
+
+
+def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppExtension) -> Any:
+    import pulumi_random as random
+
+    from components.azure.clouds import CLOUDS, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
+    from components.azure.container_apps import AppFileShare, ContainerApps, ContainerAppsArgs, key_vault_secret_name
+    from components.azure.data import (
+        AppStorage,
+        AppStorageArgs,
+        FlexiblePostgres,
+        FlexiblePostgresArgs,
+        ManagedRedis,
+        ManagedRedisArgs,
+    )
+    from components.azure.roles import assign_role
+    from components.lowcode import SecretRef
+
+    cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
+    names = CLOUDS[cfg.azure_environment]
+    app = cfg.poc.app
+    rg_name = foundation.resource_group.name
+    vault = foundation.vault
+    network = foundation.network
+    dify = app.kind is AppKind.DIFY
+
+    storage = AppStorage(
+        "appfiles",
+        AppStorageArgs(
+            resource_group_name=rg_name,
+            location=location,
+            endpoints_subnet_id=network.endpoints_subnet_id,
+            zone_ids={"blob": network.zone_ids["blob"], "file": network.zone_ids["file"]},
+            encryption=foundation.encryption,
+            containers=["dify", "dify-plugins"] if dify else [],
+            file_shares=[] if dify else ["flowise"],
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    urls: dict[str, pulumi.Input[str]] = {}
+    file_share = None
+    plugin_storage_env: dict[str, Any] = {}
+    plugin_storage_secrets: dict[str, SecretRef] = {}
+    if dify:
+        assign_role(
+            "app-writes-files",
+            subscription_id=foundation.subscription_id,
+            role_id=ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
+            principal_id=foundation.app_identity.principal_id,
+            scope=storage.account_id,
+            parent=storage,
+            description="Dify stores uploads in the dify container",
+        )
+        storage_env: dict[str, Any] = {
+            "STORAGE_TYPE": "azure-blob",
+            "AZURE_BLOB_ACCOUNT_NAME": storage.account_name,
+            "AZURE_BLOB_CONTAINER_NAME": "dify",
+            "AZURE_BLOB_ACCOUNT_URL": storage.account_name.apply(lambda n: f"https://{n}.{names.blob}"),
+            # Managed identity: AUTH_TYPE for newer Dify releases, the key sentinel for older ones.
+            "AZURE_BLOB_AUTH_TYPE": "managed_identity",
+            "AZURE_BLOB_ACCOUNT_KEY": "managedidentity",
+            "AZURE_CLIENT_ID": foundation.app_identity.client_id,
+        }
+        plugin_storage_env = {"PLUGIN_STORAGE_TYPE": "azure_blob", "AZURE_BLOB_STORAGE_CONTAINER_NAME": "dify-plugins"}
+        plugin_storage_secrets = {"AZURE_BLOB_STORAGE_CONNECTION_STRING": SecretRef(SecretName.STORAGE_CONNECTION.value)}
+        endpoint_suffix = names.blob.split("blob.", 1)[1]
+        urls[SecretName.STORAGE_CONNECTION.value] = vault.secret(
+            SecretName.STORAGE_CONNECTION.value,
+            pulumi.Output.all(storage.account_name, storage.primary_key).apply(
+                lambda v: f"DefaultEndpointsProtocol=https;AccountName={v[0]};AccountKey={v[1]};EndpointSuffix={endpoint_suffix}"
+            ),
+            protect=False,
+        )
+    else:
+        storage_env = {"STORAGE_TYPE": "local", "BLOB_STORAGE_PATH": "/root/.flowise/storage"}
+        key_url = vault.secret("storage-account-key", storage.primary_key, protect=False)
+        file_share = AppFileShare(account_name=storage.account_name, share_name="flowise", key_secret_url=key_url)
+
+    backends = Backends(
+        storage_env=storage_env,
+        plugin_storage_env=plugin_storage_env,
+        plugin_storage_secrets=plugin_storage_secrets,
+        public_url=f"https://{app.domain_name}" if app.domain_name else None,
+        api_keys=tuple(cfg.poc.api_providers),
+        vector_env=ext.vector_env,
+        model_env=ext.model_env,
+    )
+    spec = build_app_spec(app.kind.value, backends)
+
+    database = FlexiblePostgres(
+        "app-db",
+        FlexiblePostgresArgs(
+            resource_group_name=rg_name,
+            location=location,
+            delegated_subnet_id=network.data_subnet_id,
+            private_zone_id=network.zone_ids["postgres"],
+            database_names=spec.database_names,
+            sku_name=app.database.instance_class or AZURE_DEFAULT_DB_SKU,
+            storage_gb=app.database.storage_gb,
+            backup_retention_days=app.database.backup_retention_days,
+            geo_redundant_backup=False,
+            high_availability=bool(app.database.multi_az),
+            encryption=foundation.encryption,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    db_fields = {"username": database.admin_login, "password": database.admin_password, "host": database.host, "port": "5432"}
+    for field_name, value in db_fields.items():
+        ref = SecretRef(SecretName.DATABASE.value, field_name)
+        urls[key_vault_secret_name(ref)] = vault.secret(key_vault_secret_name(ref), value, protect=field_name == "password")
+    if spec.needs_redis:
+        redis = ManagedRedis(
+            "app-cache",
+            ManagedRedisArgs(
+                resource_group_name=rg_name,
+                location=location,
+                endpoints_subnet_id=network.endpoints_subnet_id,
+                zone_id=network.zone_ids["redisEnterprise"],
+                encryption=foundation.encryption,
+                tags=ctx.tags,
+            ),
+            opts=ctx.opts,
+        )
+        redis_fields = {
+            "host": redis.host,
+            "port": "10000",
+            "password": redis.access_key,
+            # Azure Managed Redis serves database 0 only.
+            "broker_url": pulumi.Output.all(redis.host, redis.access_key).apply(lambda v: f"rediss://:{v[1]}@{v[0]}:10000/0?ssl_cert_reqs=required"),
+        }
+        for field_name, value in redis_fields.items():
+            ref = SecretRef(SecretName.REDIS.value, field_name)
+            urls[key_vault_secret_name(ref)] = vault.secret(key_vault_secret_name(ref), value, protect=False)
+    for secret in spec.secrets:
+        if secret in (SecretName.DATABASE, SecretName.REDIS, SecretName.STORAGE_CONNECTION):
+            continue
+        critical = secret is SecretName.APP_KEY
+        value = random.RandomPassword(
+            f"app-{secret.value}", length=48, special=False, opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(protect=critical))
+        )
+        urls[secret.value] = vault.secret(secret.value, value.result, protect=critical)
+    for provider, url in foundation.api_key_urls.items():
+        urls[f"api-key-{provider}"] = url
+
+    apps = ContainerApps(
+        "app",
+        ContainerAppsArgs(
+            spec=spec,
+            resource_group_name=rg_name,
+            location=location,
+            environment_name=namer.name("apps"),
+            app_name_prefix=namer.prefix[:20].rstrip("-"),
+            apps_subnet_id=network.apps_subnet_id,
+            workspace_id=foundation.workspace.workspace_id,
+            identity_id=foundation.app_identity.id,
+            secret_urls=urls,
+            allowed_cidrs=[str(c) for c in app.allowed_cidrs],
+            internal=not ext.internet_facing,
+            tags=ctx.tags,
+            image_tags=app.image_tags,
+            image_registry=ext.image_registry,
+            file_share=file_share,
+        ),
+        opts=ctx.opts,
+    )
+    pulumi.export("appUrl", apps.url)
+    return apps
+
+
+def poc_azure(ctx: StackContext) -> None:
+    foundation = azure_foundation(ctx)
+    azure_lowcode_app(ctx, foundation, AppExtension(internet_facing=True))
