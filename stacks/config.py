@@ -347,6 +347,10 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
         raise ConfigError(problems, source)
 
     problems.extend(_check_location(config, raw))
+    try:
+        config.profile  # noqa: B018 - an unknown profile was reported above; nothing more to check
+    except UnknownProfileError:
+        raise ConfigError(problems, source) from None
     problems.extend(_check_profile_rules(config))
     problems.extend(_check_api_keys(config, api_keys, secret_keys))
     if problems:

@@ -1,0 +1,95 @@
+"""Bad stack config stops `plan` with exit 2 and one paragraph naming the key; no traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+
+BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
+    # (id, base stack, config override, key the message must name)
+    ("unknown-phase", "poc-aws", {"llm-platform:phase": "prod"}, "llm-platform:phase"),
+    ("region-outside-profile", "poc-aws", {"aws:region": "us-east-1"}, "aws:region"),
+    ("london-is-not-eu", "poc-aws", {"aws:region": "eu-west-2"}, "aws:region"),
+    ("missing-owner-tag", "poc-aws", {"llm-platform:tags": {"owner": "DELETE"}}, "llm-platform:tags.owner"),
+    ("budget-zero", "poc-aws", {"llm-platform:budget": {"amount": 0}}, "llm-platform:budget.amount"),
+    ("budget-negative", "poc-azure", {"llm-platform:budget": {"amount": -5}}, "llm-platform:budget.amount"),
+    ("malformed-email", "poc-aws", {"llm-platform:budget": {"emails": ["finops-at-example.com"]}}, "llm-platform:budget.emails[0]"),
+    ("unknown-app", "poc-aws", {"llm-platform:poc": {"app": {"kind": "langflow"}}}, "llm-platform:poc.app.kind"),
+    ("plain-api-key", "poc-aws", {"llm-platform:mistralApiKey": "sk-plain-text-key"}, "llm-platform:mistralApiKey"),
+    ("cn-on-global-region", "poc-aws", {"llm-platform:residency": "cn", "aws:region": "eu-central-1"}, "aws:region"),
+    ("cn-on-azure-global-cloud", "poc-azure", {"llm-platform:residency": "cn", "azure-native:location": "chinaeast2"}, "azure-native:environment"),
+    ("unknown-profile", "poc-aws", {"llm-platform:residency": "mars"}, "llm-platform:residency"),
+    ("provider-outside-profile", "poc-aws", {"llm-platform:poc": {"apiProviders": ["openai"]}, "llm-platform:openaiApiKey": {"secure": "v1:x"}}, "llm-platform:poc.apiProviders[0]"),
+    ("missing-api-key", "poc-aws", {"llm-platform:openaiEuApiKey": "DELETE"}, "llm-platform:openaiEuApiKey"),
+    ("typo-key", "poc-aws", {"llm-platform:budgte": {"amount": 5}}, "llm-platform:budgte"),
+    ("bad-cidr", "poc-aws", {"llm-platform:poc": {"app": {"allowedCidrs": ["10.0.0.1/24"]}}}, "llm-platform:poc.app.allowedCidrs"),
+    ("bad-retention", "poc-aws", {"llm-platform:poc": {"app": {"logRetentionDays": 31}}}, "llm-platform:poc.app.logRetentionDays"),
+    ("reserved-tag", "poc-aws", {"llm-platform:tags": {"phase": "prod"}}, "llm-platform:tags"),
+    ("certificate-other-region", "poc-aws", {"llm-platform:poc": {"app": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0f6ab0c4-1111-2222-3333-444455556666"}}}, "llm-platform:poc.app.certificateArn"),
+    ("aws-budget-currency", "poc-aws", {"llm-platform:budget": {"currency": "EUR"}}, "llm-platform:budget.currency"),
+    ("dify-on-azure-china", "poc-azure", {"llm-platform:residency": "cn", "azure-native:location": "chinanorth3", "azure-native:environment": "china", "llm-platform:poc": {"app": {"kind": "dify"}, "apiProviders": ["deepseek"]}, "llm-platform:mistralApiKey": "DELETE", "llm-platform:deepseekApiKey": {"secure": "v1:x"}}, "llm-platform:poc.app.kind"),
+    ("secret-where-plain-expected", "poc-aws", {"llm-platform:phase": {"secure": "v1:x"}}, "llm-platform:phase"),
+]
+
+
+def _resolve_deletes(value: Any, delete: object) -> Any:
+    if value == "DELETE":
+        return delete
+    if isinstance(value, dict):
+        return {k: _resolve_deletes(v, delete) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(("case", "base", "override", "key"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_exits_2_naming_the_key(case: str, base: str, override: dict[str, Any], key: str, make_variant: Callable[..., Path], DELETE: object) -> None:
+    path = make_variant(base, f"bad-{case}", _resolve_deletes(override, DELETE))
+    result = run_cli("plan", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = result.stderr.strip()
+    assert key in message
+    assert "Traceback" not in message and "Traceback" not in result.stdout
+    assert "\n" not in message, "the message must be one paragraph"
+    assert result.stdout == ""
+
+
+def test_plain_api_key_value_is_never_echoed(make_variant: Callable[..., Path]) -> None:
+    path = make_variant("poc-aws", "bad-echo", {"llm-platform:mistralApiKey": "sk-do-not-print-me"})
+    result = run_cli("plan", str(path))
+    assert result.returncode == 2
+    assert "sk-do-not-print-me" not in result.stderr + result.stdout
+
+
+def test_several_problems_reported_together(make_variant: Callable[..., Path]) -> None:
+    path = make_variant("poc-aws", "bad-many", {"llm-platform:budget": {"amount": 0, "emails": ["nope"]}})
+    result = run_cli("plan", str(path))
+    assert result.returncode == 2
+    assert "llm-platform:budget.amount" in result.stderr and "llm-platform:budget.emails[0]" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("plan", "no-such-stack"), "no stack 'no-such-stack'"),
+        (("plan", "missing/Pulumi.x.yaml"), "does not exist"),
+        (("plan",), "name a STACK"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_bad_command_input_exits_2(args: tuple[str, ...], fragment: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_yaml_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_text("config:\n  llm-platform:phase: [poc\n")
+    result = run_cli("plan", str(path))
+    assert result.returncode == 2
+    assert "cannot read stack config file" in result.stderr
