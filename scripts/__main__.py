@@ -34,21 +34,10 @@ def example_stacks() -> list[str]:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from scripts.engine import plan_stack
-    from scripts.plan import render_plan, render_table, summary_row
+    from scripts.plan import render_plan
 
     if args.all:
-        rows = []
-        for stack in example_stacks():
-            plan = plan_stack(stack)
-            if not args.json:
-                print(render_plan(plan))
-                print()
-            rows.append(summary_row(plan))
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            print(render_table(rows, ["stack", "phase", "cloud", "residency", "regions", "resources", "protected"]))
-        return EXIT_OK
+        return _plan_all(args.json)
     if not args.stack:
         raise UsageError("plan: name a STACK (e.g. poc-aws or a path to a stack config file), or use --all")
     plan = plan_stack(args.stack, args.stack_name)
@@ -56,6 +45,78 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(plan.to_json(), indent=2, sort_keys=False))
     else:
         print(render_plan(plan))
+    return EXIT_OK
+
+
+def _plan_all(as_json: bool) -> int:
+    """Plan and audit every example stack (one policy pack process for all); summary table last."""
+    from scripts.audit import PolicyPackProcess, analyze, render, resolve_audit_profile
+    from scripts.engine import plan_stack
+    from scripts.plan import render_plan, render_table, summary_row
+
+    rows = []
+    failed = False
+    with PolicyPackProcess({}, "llm-platform", "examples") as pack:
+        for stack in example_stacks():
+            plan = plan_stack(stack)
+            graph = plan.to_json()
+            profile, custom = resolve_audit_profile(graph, None)
+            result = analyze(graph, profile, custom, pack=pack)
+            failed = failed or bool(result.mandatory)
+            if not as_json:
+                print(render_plan(plan))
+                print()
+                print(render(result))
+                print()
+            row = summary_row(plan)
+            row["audit"] = "passed" if not result.mandatory else f"FAILED ({len(result.mandatory)})"
+            rows.append(row)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(render_table(rows, ["stack", "phase", "cloud", "residency", "regions", "resources", "protected", "audit"]))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from scripts.audit import AuditInputError, analyze, load_graph, render, resolve_audit_profile
+    from scripts.engine import plan_stack
+
+    if args.plan:
+        graph = load_graph(args.plan)
+    elif args.stack:
+        graph = plan_stack(args.stack).to_json()
+    else:
+        raise UsageError("audit: name a STACK or give --plan PLAN.json")
+    profile, custom = resolve_audit_profile(graph, args.profile)
+    pack_config = None
+    if args.policy_config:
+        try:
+            pack_config = json.loads(Path(args.policy_config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AuditInputError(f"cannot read policy config '{args.policy_config}': {exc}") from None
+    result = analyze(graph, profile, custom, pack_config)
+    print(json.dumps(result.to_json(), indent=2) if args.json else render(result))
+    return EXIT_FAILED if result.mandatory else EXIT_OK
+
+
+def cmd_policy_config(args: argparse.Namespace) -> int:
+    from policies.llm_guard.profiles import BUILTIN_PROFILES
+    from scripts.audit import PACK_DIR, policy_pack_config
+
+    names = args.profile or sorted(BUILTIN_PROFILES)
+    unknown = [n for n in names if n not in BUILTIN_PROFILES]
+    if unknown:
+        raise UsageError(f"policy-config: unknown built-in profile(s) {', '.join(unknown)}; known: {', '.join(sorted(BUILTIN_PROFILES))} (custom profiles: write customProfiles into the file)")
+    for name in names:
+        text = json.dumps(policy_pack_config(name), indent=2) + "\n"
+        if args.write:
+            path = PACK_DIR / "config" / f"{name}.json"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(PACK_DIR.parent)}")
+        else:
+            print(text, end="")
     return EXIT_OK
 
 
@@ -68,10 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--all", action="store_true", help="plan every example stack and print a summary table")
     plan.add_argument("--stack-name", help="plan under this stack name (URNs and names), e.g. to compare promotions")
     plan.set_defaults(func=cmd_plan)
+    audit = sub.add_parser("audit", help="run the policy pack over a stack's offline plan (or a recorded graph)")
+    audit.add_argument("stack", nargs="?", help="stack name or stack config file to plan and audit")
+    audit.add_argument("--plan", help="audit this recorded graph (the JSON of `plan --json`) instead of planning")
+    audit.add_argument("--profile", help="residency profile to enforce (default: the graph's llm-platform:residency)")
+    audit.add_argument("--policy-config", help="a policy pack config file, as given to `pulumi preview --policy-pack-config`")
+    audit.add_argument("--json", action="store_true", help="print the result as JSON")
+    audit.set_defaults(func=cmd_audit)
+    policy_config = sub.add_parser("policy-config", help="print (or --write) the policy pack config for built-in residency profiles")
+    policy_config.add_argument("profile", nargs="*", help="built-in profile names (default: all)")
+    policy_config.add_argument("--write", action="store_true", help="write policies/config/<profile>.json")
+    policy_config.set_defaults(func=cmd_policy_config)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from scripts.audit import AuditInputError
     from scripts.engine import PlanInputError, ProgramError
     from stacks.errors import ConfigError
 
@@ -82,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(parser.format_usage().strip())
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, PlanInputError, ConfigError, ProgramError) as exc:
+    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

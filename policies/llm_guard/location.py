@@ -91,6 +91,7 @@ def aws_location(
     inputs: Mapping[str, Any],
     provider_inputs: Mapping[str, Any] | None,
     stack_config: Mapping[str, Any],
+    default_provider: bool = False,
 ) -> Location:
     if is_aws_global_type(type_token):
         return Location("aws", "global", source="global service")
@@ -98,7 +99,8 @@ def aws_location(
         return Location("aws", "global", source="WAFv2 scope CLOUDFRONT")
     candidates = (
         (reveal(inputs.get("region")), "input region"),
-        (_provider_value(provider_inputs, "region"), "provider region"),
+        # The default provider is configured from the stack's aws:region.
+        (_provider_value(provider_inputs, "region"), "stack aws:region" if default_provider else "provider region"),
     )
     for value, source in candidates:
         if value is None or value == "":
@@ -133,9 +135,10 @@ class GraphResource:
     urn: str
     type: str
     inputs: Mapping[str, Any]
-    provider_inputs: Mapping[str, Any] | None  # None = the default provider
+    provider_inputs: Mapping[str, Any] | None  # None = no provider information (the stack's config applies)
     custom: bool = True
     parent: str | None = None
+    default_provider: bool = False
 
 
 class LocationResolver:
@@ -169,7 +172,7 @@ class LocationResolver:
         if not res.custom or cloud in ("none", "provider"):
             return NOT_LOCATED
         if cloud == "aws":
-            return aws_location(res.type, res.inputs, res.provider_inputs, self._config)
+            return aws_location(res.type, res.inputs, res.provider_inputs, self._config, res.default_provider)
         if cloud == "azure":
             return self._azure(res)
         return self._kubernetes()

@@ -70,6 +70,8 @@ _BEDROCK_ARN = re.compile(
     r"provisioned-model|custom-model|imported-model|guardrail|guardrail-profile|"
     r"knowledge-base|agent|[a-z-]+)/(?P<resource>.+)$"
 )
+# Guardrail cross-region profiles: <geography>.guardrail.v1:0 (Bedrock guardrails user guide).
+_GUARDRAIL_PROFILE = re.compile(r"^(?P<prefix>[a-z]+(?:-[a-z]+)?)\.guardrail\.v\d+(?::\d+)?$")
 # Model ids as Bedrock names them: <provider>.<model>[-version][:n]
 _MODEL_ID = re.compile(r"^[a-z0-9-]+\.[a-z0-9][A-Za-z0-9.:_-]*$")
 _PROVIDERS_OF_MODEL_IDS: Final[frozenset[str]] = frozenset(
@@ -128,9 +130,15 @@ def parse_bedrock_reference(text: str) -> BedrockTarget | None:
         prefix = None
         model = resource
         profile = _PROFILE_ID.match(resource)
+        guardrail = _GUARDRAIL_PROFILE.match(resource)
         if arn.group("kind") == "inference-profile" and profile:
             prefix, model = profile.group("prefix"), profile.group("model")
+        elif arn.group("kind") == "guardrail-profile" and guardrail:
+            prefix, model = guardrail.group("prefix"), None
         return BedrockTarget(text, arn.group("kind"), prefix, arn.group("region"), model)
+    guardrail = _GUARDRAIL_PROFILE.match(text)
+    if guardrail:
+        return BedrockTarget(text, "guardrail-profile", guardrail.group("prefix"), None, None)
     profile = _PROFILE_ID.match(text)
     if profile and profile.group("prefix") in BEDROCK_PROFILE_DESTINATIONS:
         return BedrockTarget(text, "inference-profile", profile.group("prefix"), None, profile.group("model"))
