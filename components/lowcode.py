@@ -21,6 +21,9 @@ DEFAULT_IMAGE_TAGS: Mapping[str, str] = {
     "dify-plugin-daemon": "0.6.1-local",
     "flowise": "3.1.3",
     "nginx": "1.29.3-alpine",
+    # LiteLLM proxy, same release as the pinned PyPI package the gateway tests run
+    # (1.82.7/1.82.8 and 1.107.0 were compromised releases; never use them).
+    "litellm": "v1.108.6",
 }
 IMAGE_REPOSITORIES: Mapping[str, str] = {
     "dify-api": "langgenius/dify-api",
@@ -28,7 +31,8 @@ IMAGE_REPOSITORIES: Mapping[str, str] = {
     "dify-sandbox": "langgenius/dify-sandbox",
     "dify-plugin-daemon": "langgenius/dify-plugin-daemon",
     "flowise": "flowiseai/flowise",
-    "nginx": "nginx",
+    "nginx": "library/nginx",
+    "litellm": "ghcr.io/berriai/litellm",
 }
 
 
@@ -44,6 +48,8 @@ class SecretName(StrEnum):
     JWT_AUTH = "jwt-auth"
     JWT_REFRESH = "jwt-refresh"
     SESSION = "session"
+    VECTOR_DATABASE = "vector-database"  # JSON like DATABASE, for a separate pgvector store
+    GATEWAY_KEY = "gateway-master-key"
     STORAGE_CONNECTION = "storage-connection"  # Azure: the plugin daemon's blob connection string
 
 
@@ -111,13 +117,21 @@ class Backends:
     plugin_storage_secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     api_keys: tuple[str, ...] = ()  # providers whose API keys the app receives as env vars
     vector_env: Mapping[str, Any] = field(default_factory=dict)  # Beta: vector store settings
+    vector_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: vector store credentials
     model_env: Mapping[str, Any] = field(default_factory=dict)  # Beta: managed model settings
+    model_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: e.g. the gateway key
 
 
 def image(key: str, overrides: Mapping[str, str], registry: str | None = None) -> str:
+    """The image reference; with `registry` (a mirror such as an ECR pull-through cache) the
+    upstream repository path is kept and the upstream host dropped."""
     tag = overrides.get(key, DEFAULT_IMAGE_TAGS[key])
     repo = IMAGE_REPOSITORIES[key]
-    return f"{registry.rstrip('/')}/{repo}:{tag}" if registry else f"{repo}:{tag}"
+    if registry:
+        first, _, rest = repo.partition("/")
+        path = rest if "." in first and rest else repo
+        return f"{registry.rstrip('/')}/{path}:{tag}"
+    return f"{repo}:{tag}"
 
 
 def api_key_env_name(provider: str) -> str:
@@ -177,6 +191,7 @@ def dify(backends: Backends) -> AppSpec:
     if backends.vector_env.get("VECTOR_STORE", "pgvector") != "pgvector":
         shared_secrets = {k: v for k, v in shared_secrets.items() if not k.startswith("PGVECTOR_")}
         shared_env.pop("PGVECTOR_DATABASE", None)
+    shared_secrets.update(backends.vector_secrets)
     api = Container(
         name="api",
         image_key="dify-api",
@@ -303,6 +318,7 @@ def flowise(backends: Backends) -> AppSpec:
         "JWT_AUDIENCE": "flowise",
         **backends.storage_env,
         **backends.model_env,
+        **backends.vector_env,
     }
     if backends.public_url:
         env["APP_URL"] = backends.public_url
@@ -317,6 +333,8 @@ def flowise(backends: Backends) -> AppSpec:
         "EXPRESS_SESSION_SECRET": SecretRef(SecretName.SESSION.value),
         # Flowise "runtime" variables read process.env, so flows can use the stored API keys.
         **{api_key_env_name(p): SecretRef(f"api-key:{p}") for p in backends.api_keys},
+        **backends.vector_secrets,
+        **backends.model_secrets,
     }
     persistent = ("/root/.flowise",) if backends.storage_env.get("STORAGE_TYPE") == "local" else ()
     app = Container(

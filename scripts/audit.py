@@ -28,7 +28,7 @@ from policies.llm_guard.settings import DEFAULT_REQUIRED_TAGS
 ROOT = Path(__file__).resolve().parent.parent
 PACK_DIR = ROOT / "policies"
 PROVIDER_PACKAGES = ("aws", "azure-native", "kubernetes", "random")
-_MESSAGE = re.compile(r"^property `(?P<prop>[^`]*)` = (?P<value>.*?): (?P<problem>.*?) Fix: (?P<fix>.*)$", re.S)
+_MESSAGE = re.compile(r"^property `(?P<prop>[^`]*)` = «(?P<value>.*?)»: (?P<problem>.*?) Fix: (?P<fix>.*)$", re.S)
 
 
 class AuditInputError(Exception):

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -220,6 +220,99 @@ def api_key_config_key(provider: str) -> str:
     return head + "".join(part.capitalize() for part in rest) + "ApiKey"
 
 
+# --------------------------------------------------------------------------- Beta section
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+
+
+class BedrockModelConfig(_Model):
+    name: Name  # what the app calls it; also the application inference profile's name
+    model: str = Field(pattern=r"^[a-z0-9-]+\.[A-Za-z0-9.:_-]+$")  # foundation model id, no prefix
+    routing: Literal["auto", "in-region", "cross-region"] = "auto"
+    # Availability overrides for models the catalog does not know (or knows wrongly).
+    in_regions: list[str] | None = Field(None, alias="inRegions")
+    profile_prefixes: list[str] | None = Field(None, alias="profilePrefixes")
+
+
+class GuardrailConfig(_Model):
+    content_filter_strength: Literal["LOW", "MEDIUM", "HIGH"] = Field("HIGH", alias="contentFilterStrength")
+    pii_action: Literal["ANONYMIZE", "BLOCK"] = Field("ANONYMIZE", alias="piiAction")
+
+
+class BedrockConfig(_Model):
+    models: list[BedrockModelConfig] = Field(min_length=1, max_length=20)
+    guardrail: GuardrailConfig = Field(default_factory=GuardrailConfig)
+    invocation_logging: bool = Field(True, alias="invocationLogging")
+
+    @field_validator("models")
+    @classmethod
+    def _unique(cls, v: list[BedrockModelConfig]) -> list[BedrockModelConfig]:
+        names = [m.name for m in v]
+        if len(set(names)) != len(names):
+            raise ValueError("model names must be unique")
+        return v
+
+
+class AzureOpenAIDeploymentConfig(_Model):
+    name: Name
+    model: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    version: str = Field(pattern=r"^[0-9][0-9A-Za-z.-]*$")  # pinned, e.g. 2024-11-20
+    sku: str = "auto"  # auto = Standard (processed in the resource's geography)
+    capacity: int = Field(10, ge=1, le=10000)  # thousands of tokens per minute
+    regions: list[str] | None = None  # availability override for models the catalog does not know
+
+
+class AzureOpenAIConfig(_Model):
+    kind: Literal["OpenAI", "AIServices"] = "OpenAI"
+    deployments: list[AzureOpenAIDeploymentConfig] = Field(min_length=1, max_length=20)
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique(cls, v: list[AzureOpenAIDeploymentConfig]) -> list[AzureOpenAIDeploymentConfig]:
+        names = [d.name for d in v]
+        if len(set(names)) != len(names):
+            raise ValueError("deployment names must be unique")
+        return v
+
+
+VECTOR_ENGINES = {"aws": ("opensearch-serverless", "aurora-pgvector"), "azure": ("ai-search", "postgres-pgvector")}
+
+
+class VectorStoreConfig(_Model):
+    engine: Literal["opensearch-serverless", "aurora-pgvector", "ai-search", "postgres-pgvector"]
+    # Aurora Serverless v2 capacity in ACUs.
+    min_capacity: float = Field(0.5, alias="minCapacity", ge=0, le=256)
+    max_capacity: float = Field(4, alias="maxCapacity", ge=1, le=256)
+    # OpenSearch Serverless standby replicas (a second AZ; doubles the OCU minimum).
+    standby_replicas: bool = Field(False, alias="standbyReplicas")
+    # Azure AI Search tier and replicas.
+    sku: Literal["basic", "standard", "standard2", "standard3"] = "basic"
+    replicas: int = Field(1, ge=1, le=12)
+    # Azure PostgreSQL geo-redundant backup: auto = on only when the paired region is in the profile.
+    geo_redundant_backup: Literal["auto", "enabled", "disabled"] = Field("auto", alias="geoRedundantBackup")
+
+    @model_validator(mode="after")
+    def _capacity(self) -> VectorStoreConfig:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("minCapacity must not exceed maxCapacity")
+        return self
+
+
+class AlarmsConfig(_Model):
+    server_errors: int = Field(5, alias="serverErrors", ge=1)  # per 5 minutes, per model
+    throttles: int = Field(10, ge=1)
+    latency_p90_ms: int = Field(30000, alias="latencyP90Ms", ge=100)
+
+
+class BetaConfig(_Model):
+    bedrock: BedrockConfig | None = None
+    azure_openai: AzureOpenAIConfig | None = Field(None, alias="azureOpenAI")
+    vector_store: VectorStoreConfig = Field(alias="vectorStore")
+    # AWS without NAT: an ECR registry path that serves the app images (e.g. a pull-through cache).
+    image_registry: str | None = Field(None, alias="imageRegistry", pattern=r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(/[a-z0-9._/-]+)?$")
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+
+
 # --------------------------------------------------------------------------- the whole stack
 
 
@@ -233,6 +326,7 @@ class PlatformConfig(_Model):
     tags: TagsConfig
     budget: BudgetConfig
     poc: PocConfig
+    beta: BetaConfig | None = None
 
     # Filled from the provider namespaces by `load_config`, not from `llm-platform:`.
     region: str = ""
@@ -261,7 +355,7 @@ class PlatformConfig(_Model):
         return 1 if self.phase is Phase.POC else 0
 
 
-KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc")
+KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta")
 
 
 def _decode(value: Any) -> Any:
@@ -352,6 +446,7 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
     except UnknownProfileError:
         raise ConfigError(problems, source) from None
     problems.extend(_check_profile_rules(config))
+    problems.extend(_check_beta(config))
     problems.extend(_check_api_keys(config, api_keys, secret_keys))
     if problems:
         raise ConfigError(problems, source)
@@ -437,6 +532,61 @@ def _check_profile_rules(config: PlatformConfig) -> list[ConfigProblem]:
         expected = "CNY" if profile.aws_partition == "aws-cn" else "USD"
         if budget.currency != expected:
             problems.append(ConfigProblem(f"{NAMESPACE}:budget.currency", budget.currency, f"AWS Budgets in the {profile.aws_partition} partition count in {expected}"))
+    return problems
+
+
+def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
+    from components.aws.bedrock_catalog import ModelChoiceError, resolve_model
+    from components.azure.openai_catalog import DeploymentChoiceError, resolve_deployment
+
+    key = f"{NAMESPACE}:beta"
+    beta = config.beta
+    if config.phase is Phase.POC:
+        return [ConfigProblem(key, "(set)", "takes effect from phase beta; set llm-platform:phase to beta or remove the section")] if beta else []
+    if beta is None:
+        return [ConfigProblem(key, None, f"is required for phase {config.phase.value}: managed models (bedrock or azureOpenAI) and vectorStore")]
+    profile = config.profile
+    problems = []
+    cloud = config.cloud.value
+    engine = beta.vector_store.engine
+    if engine not in VECTOR_ENGINES[cloud]:
+        problems.append(ConfigProblem(f"{key}.vectorStore.engine", engine, f"is not available on {cloud}; allowed: {', '.join(VECTOR_ENGINES[cloud])}"))
+    elif engine == "opensearch-serverless" and profile.aws_partition == "aws-cn":
+        problems.append(ConfigProblem(f"{key}.vectorStore.engine", engine, "OpenSearch Serverless is not offered in the aws-cn partition; use aurora-pgvector"))
+    if config.cloud is Cloud.AWS:
+        if beta.azure_openai is not None:
+            problems.append(ConfigProblem(f"{key}.azureOpenAI", "(set)", "is an Azure setting; on AWS configure beta.bedrock"))
+        if beta.bedrock is None:
+            problems.append(ConfigProblem(f"{key}.bedrock", None, "is required on AWS: the Bedrock models the app may use"))
+        elif not profile.bedrock_allowed:
+            problems.append(ConfigProblem(f"{key}.bedrock", "(set)", f"Bedrock has no endpoint under residency profile '{profile.name}' (aws-cn); use a domestic API provider instead"))
+        else:
+            for i, m in enumerate(beta.bedrock.models):
+                try:
+                    resolve_model(m.name, m.model, m.routing, config.region, profile, m.in_regions, m.profile_prefixes)
+                except ModelChoiceError as exc:
+                    problems.append(ConfigProblem(f"{key}.bedrock.models[{i}].model", m.model, str(exc)))
+        if config.nat_gateways() == 0 and not beta.image_registry:
+            problems.append(
+                ConfigProblem(
+                    f"{key}.imageRegistry",
+                    None,
+                    "without NAT gateways (poc.network.natGateways: 0) the tasks cannot pull from Docker Hub; set an ECR registry path that serves the images (e.g. a pull-through cache) or set poc.network.natGateways: 1",
+                )
+            )
+    else:
+        if beta.bedrock is not None:
+            problems.append(ConfigProblem(f"{key}.bedrock", "(set)", "is an AWS setting; on Azure configure beta.azureOpenAI"))
+        if beta.image_registry is not None:
+            problems.append(ConfigProblem(f"{key}.imageRegistry", beta.image_registry, "is an AWS (ECR) setting"))
+        if beta.azure_openai is None:
+            problems.append(ConfigProblem(f"{key}.azureOpenAI", None, "is required on Azure: the Azure OpenAI deployments the app may use"))
+        else:
+            for i, d in enumerate(beta.azure_openai.deployments):
+                try:
+                    resolve_deployment(d.name, d.model, d.version, d.sku, config.region, profile, d.regions)
+                except DeploymentChoiceError as exc:
+                    problems.append(ConfigProblem(f"{key}.azureOpenAI.deployments[{i}].{exc.field}", exc.value, str(exc)))
     return problems
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 
-from components.lowcode import AppSpec, Backends, SecretName, build_app_spec
+from components.lowcode import AppSpec, Backends, SecretName, SecretRef, Service, build_app_spec
 from stacks.config import AppKind, Phase
 from stacks.context import StackContext
 from stacks.program import secret_api_key
@@ -26,10 +26,16 @@ class AppExtension:
 
     internet_facing: bool = True
     model_env: dict[str, Any] = field(default_factory=dict)
+    model_secrets: dict[str, SecretRef] = field(default_factory=dict)
     vector_env: dict[str, Any] = field(default_factory=dict)
+    vector_secrets: dict[str, SecretRef] = field(default_factory=dict)
+    # Secrets the phase created (name -> AWS secret ARN or Azure Key Vault URL).
+    extra_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # AWS: extra task-role policies (name -> JSON); Azure: extra role assignments are made by the phase.
     task_policies: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     image_registry: str | None = None
+    # Azure: services reachable only inside the app environment (e.g. the model gateway).
+    internal_services: tuple[Service, ...] = ()
 
 
 # --------------------------------------------------------------------------------------- AWS
@@ -172,7 +178,9 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
         public_url=f"https://{app.domain_name}" if app.domain_name else None,
         api_keys=tuple(cfg.poc.api_providers),
         vector_env=ext.vector_env,
+        vector_secrets=ext.vector_secrets,
         model_env=ext.model_env,
+        model_secrets=ext.model_secrets,
     )
     spec: AppSpec = build_app_spec(app.kind.value, backends)
 
@@ -216,6 +224,7 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             secret_arns[secret.value] = _aws_generated_secret(ctx, secret, key_arn, critical=secret is SecretName.APP_KEY)
     for provider, arn in foundation.api_keys.arns.items():
         secret_arns[f"api-key:{provider}"] = arn
+    secret_arns.update(ext.extra_secrets)
 
     ecs = EcsApp(
         "app",
@@ -223,6 +232,7 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             spec=spec,
             account=account,
             cluster_name=namer.name("apps"),
+            task_role_name=app_task_role_name(ctx),
             vpc_id=network.vpc_id,
             vpc_cidr=network.vpc_cidr,
             service_subnet_ids=network.private_subnet_ids,
@@ -245,6 +255,11 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
     pulumi.export("appUrl", ecs.url)
     pulumi.export("appDatabaseSecretArn", database.secret_arn)
     return ecs
+
+
+def app_task_role_name(ctx: StackContext) -> str:
+    """Named, so later phases can grant it access (e.g. a vector collection) before it exists."""
+    return ctx.namer.name("app-task", max_len=64)
 
 
 def poc_aws(ctx: StackContext) -> None:
@@ -351,6 +366,7 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
         key_vault_uri=vault.vault_uri,
         key_name=vault.key_name,
         key_uri_with_version=vault.key_uri_with_version,
+        identity_client_id=data_identity.client_id,
         key_access=[key_role],
     )
     api_key_urls = {p: vault.secret(f"api-key-{p}", secret_api_key(k)) for p, k in sorted(cfg.api_key_keys.items())}
@@ -457,7 +473,9 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         public_url=f"https://{app.domain_name}" if app.domain_name else None,
         api_keys=tuple(cfg.poc.api_providers),
         vector_env=ext.vector_env,
+        vector_secrets=ext.vector_secrets,
         model_env=ext.model_env,
+        model_secrets=ext.model_secrets,
     )
     spec = build_app_spec(app.kind.value, backends)
 
@@ -516,6 +534,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         urls[secret.value] = vault.secret(secret.value, value.result, protect=critical)
     for provider, url in foundation.api_key_urls.items():
         urls[f"api-key-{provider}"] = url
+    urls.update(ext.extra_secrets)
 
     apps = ContainerApps(
         "app",
@@ -524,7 +543,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             resource_group_name=rg_name,
             location=location,
             environment_name=namer.name("apps"),
-            app_name_prefix=namer.prefix[:20].rstrip("-"),
+            app_name_prefix=namer.prefix,
             apps_subnet_id=network.apps_subnet_id,
             workspace_id=foundation.workspace.workspace_id,
             identity_id=foundation.app_identity.id,
@@ -535,6 +554,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             image_tags=app.image_tags,
             image_registry=ext.image_registry,
             file_share=file_share,
+            internal_services=ext.internal_services,
         ),
         opts=ctx.opts,
     )

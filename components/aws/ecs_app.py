@@ -43,6 +43,7 @@ class EcsAppArgs:
     bucket_arn: pulumi.Input[str] | None = None
     # Extra inline policies for the task role (name -> policy JSON), e.g. Bedrock invocation.
     task_policies: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    task_role_name: str | None = None
 
 
 def _value_from(arn: pulumi.Input[str], ref: SecretRef) -> pulumi.Input[str]:
@@ -373,7 +374,7 @@ class EcsApp(pulumi.ComponentResource):
             }
         )
         execution_role = aws.iam.Role(f"{name}-execution", description="ECS task execution: pull, log, read this app's secrets", assume_role_policy=trust, tags=tags, opts=child)
-        task_role = aws.iam.Role(f"{name}-task", description=f"{args.spec.kind} containers", assume_role_policy=trust, tags=tags, opts=child)
+        task_role = aws.iam.Role(f"{name}-task", name=args.task_role_name, description=f"{args.spec.kind} containers", assume_role_policy=trust, tags=tags, opts=child)
 
         secret_arns = [args.secret_arns[s] for s in used_secrets]
         aws.iam.RolePolicy(

@@ -12,6 +12,11 @@ class AwsAccount:
     region: str
     dns_suffix: str  # amazonaws.com | amazonaws.com.cn
 
+    @property
+    def reverse_dns_prefix(self) -> str:
+        """Prefix of VPC endpoint service names: com.amazonaws, or cn.com.amazonaws in China."""
+        return "cn.com.amazonaws" if self.partition == "aws-cn" else "com.amazonaws"
+
     def service_principal(self, service: str) -> str:
         """CloudWatch Logs uses a regional principal; most services use `<service>.<suffix>`.
 

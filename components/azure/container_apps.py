@@ -51,6 +51,11 @@ def nginx_config(spec: AppSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def container_app_name(prefix: str, app: str) -> str:
+    """Container App names: at most 32 lowercase characters; also their DNS name inside the environment."""
+    return f"{prefix[:20].rstrip('-')}-{app}"[:32].rstrip("-")
+
+
 def _port(service: Service) -> int:
     container = next(c for c in service.containers if c.name == service.ingress_container)
     assert container.port is not None
@@ -87,6 +92,8 @@ class ContainerAppsArgs:
     image_tags: Mapping[str, str] = field(default_factory=dict)
     image_registry: str | None = None
     file_share: AppFileShare | None = None
+    # Services reachable only from inside the environment (internal ingress), e.g. the gateway.
+    internal_services: Sequence[Service] = ()
 
 
 class ContainerApps(pulumi.ComponentResource):
@@ -108,6 +115,10 @@ class ContainerApps(pulumi.ComponentResource):
             vnet_configuration=azure.app.VnetConfigurationArgs(infrastructure_subnet_id=args.apps_subnet_id, internal=args.internal),
             workload_profiles=[azure.app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
             app_logs_configuration=azure.app.AppLogsConfigurationArgs(destination="azure-monitor"),
+            # Traffic between apps inside the environment is encrypted (mTLS by the platform).
+            peer_traffic_configuration=azure.app.ManagedEnvironmentPeerTrafficConfigurationArgs(
+                encryption=azure.app.ManagedEnvironmentEncryptionArgs(enabled=True)
+            ),
             identity=identity,
             tags=tags,
             opts=child,
@@ -138,7 +149,7 @@ class ContainerApps(pulumi.ComponentResource):
             storage_name = storage.name
 
         ingress_services = spec.ingress_services()
-        groups: list[tuple[str, list[Container], int | None]] = []
+        groups: list[tuple[str, list[Container], int | None, bool]] = []
         if len(ingress_services) > 1:
             gateway = Container(
                 name="gateway",
@@ -150,22 +161,30 @@ class ContainerApps(pulumi.ComponentResource):
                 command=("/bin/sh", "-c", 'printf "%s" "$NGINX_CONF" > /etc/nginx/conf.d/default.conf && exec nginx -g "daemon off;"'),
             )
             merged = [gateway, *[c for s in ingress_services for c in s.containers]]
-            groups.append((spec.kind, merged, GATEWAY_PORT))
+            groups.append((spec.kind, merged, GATEWAY_PORT, True))
         elif ingress_services:
-            groups.append((ingress_services[0].name, list(ingress_services[0].containers), _port(ingress_services[0])))
+            groups.append((ingress_services[0].name, list(ingress_services[0].containers), _port(ingress_services[0]), True))
         for service in spec.services:
             if not service.ingress_container:
-                groups.append((service.name, list(service.containers), None))
+                groups.append((service.name, list(service.containers), None, False))
+        for service in args.internal_services:
+            groups.append((service.name, list(service.containers), _port(service), False))
 
         self.url = pulumi.Output.from_input("")
-        for app_name, containers, ingress_port in groups:
+        self.internal_urls: dict[str, str] = {}
+        for app_name, containers, ingress_port, public in groups:
             refs = {ref for c in containers for ref in c.secrets.values()}
             kv_names = sorted({key_vault_secret_name(r) for r in refs})
             missing = [n for n in kv_names if n not in args.secret_urls]
             if missing:
                 raise ValueError(f"Key Vault secrets {missing} are used by the {spec.kind} containers but were not created")
             ingress = None
-            if ingress_port is not None:
+            app_name_full = container_app_name(args.app_name_prefix, app_name)
+            if ingress_port is not None and not public:
+                # Internal ingress: reachable as http://<app name> from inside the environment only.
+                ingress = azure.app.IngressArgs(external=False, target_port=ingress_port, transport="http", allow_insecure=True)
+                self.internal_urls[app_name] = f"http://{app_name_full}"
+            elif ingress_port is not None:
                 ingress = azure.app.IngressArgs(
                     external=True,
                     target_port=ingress_port,
@@ -182,7 +201,7 @@ class ContainerApps(pulumi.ComponentResource):
                 volumes.append(azure.app.VolumeArgs(name="appfiles", storage_type="AzureFile", storage_name=storage_name))
             app = azure.app.ContainerApp(
                 f"{name}-{app_name}",
-                container_app_name=f"{args.app_name_prefix}-{app_name}"[:32].rstrip("-"),
+                container_app_name=app_name_full,
                 resource_group_name=args.resource_group_name,
                 location=args.location,
                 managed_environment_id=environment.id,
@@ -204,7 +223,7 @@ class ContainerApps(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            if ingress_port is not None:
+            if ingress_port is not None and public:
                 self.url = app.latest_revision_fqdn.apply(lambda fqdn: f"https://{fqdn}")
         self.environment_id = environment.id
         self.register_outputs({"url": self.url})

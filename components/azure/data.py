@@ -24,6 +24,7 @@ class EncryptionIdentity:
     key_vault_uri: pulumi.Input[str]
     key_name: pulumi.Input[str]
     key_uri_with_version: pulumi.Input[str]
+    identity_client_id: pulumi.Input[str] = ""
     # The role assignment that lets the identity use the key: stores created before it fail.
     key_access: Sequence[pulumi.Resource] = ()
 

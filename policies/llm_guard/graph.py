@@ -73,7 +73,8 @@ class Finding:
     fix: str
 
     def render(self) -> str:
-        return f"property `{self.prop}` = {show(self.value)}: {self.message} Fix: {self.fix}"
+        # «» delimit the value so a value containing ": " cannot be confused with the message.
+        return f"property `{self.prop}` = «{show(self.value)}»: {self.message} Fix: {self.fix}"
 
 
 def show(value: Any) -> str:

@@ -1,0 +1,155 @@
+"""Azure OpenAI the way the Azure baseline does it: local (key) auth off, no public network access,
+outbound calls restricted, deployments with pinned model versions created one at a time, then the
+private endpoint, with diagnostics to Log Analytics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure
+
+from components.azure.data import EncryptionIdentity
+from components.azure.monitoring import send_logs_to
+from components.azure.network import PrivateEndpoint, PrivateEndpointArgs
+from components.azure.openai_catalog import ResolvedDeployment
+
+
+@dataclass
+class AzureOpenAIArgs:
+    account_name: str  # also the custom subdomain: globally unique
+    kind: str  # OpenAI | AIServices
+    resource_group_name: pulumi.Input[str]
+    location: str
+    deployments: Sequence[ResolvedDeployment]
+    capacities: Mapping[str, int]  # deployment name -> capacity (thousand tokens per minute)
+    endpoints_subnet_id: pulumi.Input[str]
+    zone_id: pulumi.Input[str]
+    workspace_id: pulumi.Input[str]
+    openai_domain: str  # openai.azure.com (public cloud), openai.azure.cn (China)
+    encryption: EncryptionIdentity
+    tags: Mapping[str, str]
+
+
+class AzureOpenAI(pulumi.ComponentResource):
+    account_id: pulumi.Output[str]
+    endpoint: str
+
+    def __init__(self, name: str, args: AzureOpenAIArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:azure:AzureOpenAI", name, None, opts)
+        account = azure.cognitiveservices.Account(
+            f"{name}-account",
+            account_name=args.account_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind=args.kind,
+            sku=azure.cognitiveservices.SkuArgs(name="S0"),
+            identity=azure.cognitiveservices.IdentityArgs(type="UserAssigned", user_assigned_identities=[args.encryption.identity_id]),
+            properties=azure.cognitiveservices.AccountPropertiesArgs(
+                custom_sub_domain_name=args.account_name,
+                disable_local_auth=True,
+                public_network_access="Disabled",
+                network_acls=azure.cognitiveservices.NetworkRuleSetArgs(default_action="Deny", ip_rules=[], virtual_network_rules=[]),
+                # The service may call out to nothing (no data sources, no web).
+                restrict_outbound_network_access=True,
+                allowed_fqdn_list=[],
+                # Stored data (files, fine-tunes) encrypted with the platform's key.
+                encryption=azure.cognitiveservices.EncryptionArgs(
+                    key_source="Microsoft.KeyVault",
+                    key_vault_properties=azure.cognitiveservices.KeyVaultPropertiesArgs(
+                        key_name=args.encryption.key_name,
+                        key_vault_uri=args.encryption.key_vault_uri,
+                        identity_client_id=args.encryption.identity_client_id,
+                    ),
+                ),
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.encryption.key_access)),
+        )
+        previous: pulumi.Resource = account
+        for deployment in args.deployments:
+            # ARM rejects concurrent deployment writes on one account: chain them.
+            previous = azure.cognitiveservices.Deployment(
+                f"{name}-{deployment.name}",
+                account_name=account.name,
+                deployment_name=deployment.name,
+                resource_group_name=args.resource_group_name,
+                sku=azure.cognitiveservices.SkuArgs(name=deployment.sku, capacity=args.capacities[deployment.name]),
+                properties=azure.cognitiveservices.DeploymentPropertiesArgs(
+                    model=azure.cognitiveservices.DeploymentModelArgs(format="OpenAI", name=deployment.model, version=deployment.version),
+                    # Pinned: the platform, not Azure, decides when the model version changes.
+                    version_upgrade_option="NoAutoUpgrade",
+                ),
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            )
+        PrivateEndpoint(
+            f"{name}-endpoint",
+            PrivateEndpointArgs(
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                subnet_id=args.endpoints_subnet_id,
+                target_id=account.id,
+                group_id="account",
+                zone_id=args.zone_id,
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+        )
+        send_logs_to(f"{name}-logs", resource_id=account.id, workspace_id=args.workspace_id, parent=self)
+        self.account_id = account.id
+        self.endpoint = f"https://{args.account_name}.{args.openai_domain}"
+        self.register_outputs({"account_id": account.id, "endpoint": self.endpoint})
+
+
+@dataclass
+class SearchServiceArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    sku: str
+    replicas: int
+    endpoints_subnet_id: pulumi.Input[str]
+    zone_id: pulumi.Input[str]
+    workspace_id: pulumi.Input[str]
+    tags: Mapping[str, str]
+
+
+class SearchService(pulumi.ComponentResource):
+    """Azure AI Search: private endpoint only, key auth off (Entra roles), no data exfiltration
+    paths. Indexes use Microsoft-managed keys unless the app creates them with a CMK."""
+
+    service_id: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SearchServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:azure:SearchService", name, None, opts)
+        service = azure.search.Service(
+            f"{name}-service",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku=azure.search.SkuArgs(name=args.sku),
+            replica_count=args.replicas,
+            partition_count=1,
+            public_network_access="disabled",
+            disable_local_auth=True,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        PrivateEndpoint(
+            f"{name}-endpoint",
+            PrivateEndpointArgs(
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                subnet_id=args.endpoints_subnet_id,
+                target_id=service.id,
+                group_id="searchService",
+                zone_id=args.zone_id,
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        send_logs_to(f"{name}-logs", resource_id=service.id, workspace_id=args.workspace_id, parent=self)
+        self.service_id = service.id
+        self.service_name = service.name
+        self.register_outputs({"service_id": service.id})

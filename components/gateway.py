@@ -1,0 +1,131 @@
+"""The LLM gateway: LiteLLM proxy config generated from typed routes.
+
+A route maps a public model name to upstreams in priority order: self-hosted models first, then
+managed endpoints (Bedrock, Azure OpenAI), then third-party APIs. The highest-priority tier is
+load-balanced under the public name; every further tier becomes a fallback group LiteLLM tries
+when the one before it errors or is cooling down. Secrets never enter the config: it refers to
+environment variables (`os.environ/NAME`) that the platform fills from secret references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+from components.lowcode import Container, SecretRef, Service
+
+Tier = Literal["self-hosted", "managed", "api"]
+TIER_ORDER: Mapping[str, int] = {"self-hosted": 0, "managed": 1, "api": 2}
+GATEWAY_PORT = 4000
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One deployment that can serve a route."""
+
+    id: str  # unique, stable: becomes model_info.id
+    litellm_model: str  # provider/model as LiteLLM spells it: hosted_vllm/..., bedrock/..., azure/..., openai/...
+    tier: Tier
+    api_base: str | None = None
+    api_key_env: str | None = None  # env var holding the key; the gateway gets it from a secret
+    rpm: int | None = None
+    tpm: int | None = None
+    max_budget: float | None = None  # USD per budget_duration for this deployment
+    budget_duration: str | None = None  # e.g. "30d"
+    params: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region_name, timeout, ...
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # what clients ask for
+    upstreams: tuple[Upstream, ...]
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    num_retries: int = 2
+    allowed_fails: int = 3  # failures within a minute before a deployment cools down
+    cooldown_seconds: int = 30
+    timeout_seconds: int = 600
+    routing_strategy: str = "simple-shuffle"
+
+
+def _group_name(route: str, index: int) -> str:
+    return route if index == 0 else f"{route}--fallback-{index}"
+
+
+def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = None, extra_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The proxy's config.yaml as a dict."""
+    settings = settings or RouterSettings()
+    model_list: list[dict[str, Any]] = []
+    fallbacks: list[dict[str, list[str]]] = []
+    for route in routes:
+        tiers: dict[int, list[Upstream]] = {}
+        for upstream in route.upstreams:
+            tiers.setdefault(TIER_ORDER[upstream.tier], []).append(upstream)
+        groups = []
+        for index, tier in enumerate(sorted(tiers)):
+            group = _group_name(route.name, index)
+            groups.append(group)
+            for upstream in tiers[tier]:
+                params: dict[str, Any] = {"model": upstream.litellm_model, **dict(upstream.params)}
+                if upstream.api_base:
+                    params["api_base"] = upstream.api_base
+                if upstream.api_key_env:
+                    params["api_key"] = f"os.environ/{upstream.api_key_env}"
+                for key in ("rpm", "tpm", "max_budget", "budget_duration"):
+                    value = getattr(upstream, key)
+                    if value is not None:
+                        params[key] = value
+                model_list.append({"model_name": group, "litellm_params": params, "model_info": {"id": upstream.id, "tier": upstream.tier}})
+        if len(groups) > 1:
+            fallbacks.append({groups[0]: groups[1:]})
+    config: dict[str, Any] = {
+        "model_list": model_list,
+        "router_settings": {
+            "routing_strategy": settings.routing_strategy,
+            "num_retries": settings.num_retries,
+            "allowed_fails": settings.allowed_fails,
+            "cooldown_time": settings.cooldown_seconds,
+            "timeout": settings.timeout_seconds,
+            "fallbacks": fallbacks,
+        },
+        "litellm_settings": {"drop_params": True, "request_timeout": settings.timeout_seconds, **dict(extra_settings or {})},
+        "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
+    }
+    return config
+
+
+def render_config(config: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+
+
+def gateway_service(
+    config_yaml: str,
+    secrets: Mapping[str, SecretRef],
+    env: Mapping[str, Any] | None = None,
+    replicas: int = 1,
+    name: str = "gateway",
+) -> Service:
+    """LiteLLM as a container: the config comes in an env var and is written to a file at start,
+    so no volume is needed (Container Apps and ECS alike)."""
+    container = Container(
+        name="litellm",
+        image_key="litellm",
+        cpu=1024,
+        memory=2048,
+        port=GATEWAY_PORT,
+        health_path="/health/liveliness",
+        env={"LITELLM_CONFIG": config_yaml, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False", **dict(env or {})},
+        secrets=dict(secrets),
+        command=(
+            "/bin/sh",
+            "-c",
+            f'printf "%s" "$LITELLM_CONFIG" > /tmp/litellm-config.yaml && exec litellm --config /tmp/litellm-config.yaml --port {GATEWAY_PORT}',
+        ),
+    )
+    return Service(name, (container,), ingress_container="litellm", min_replicas=replicas, task_cpu=1024, task_memory=2048)

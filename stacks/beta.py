@@ -1,0 +1,300 @@
+"""Beta: PoC + managed inference (Bedrock / Azure OpenAI) and a vector database, on private
+networks in the profile's regions, with monitoring and content filtering. The app from the PoC is
+carried forward, now internal and pointed at the managed models and the vector store; the PoC's
+key, secrets and database keep their names, so promoting a stack never replaces them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from components.lowcode import SecretName, SecretRef
+from stacks.config import AppKind
+from stacks.context import StackContext
+from stacks.poc import AppExtension, app_task_role_name, aws_foundation, aws_lowcode_app, azure_foundation, azure_lowcode_app
+
+AZURE_OPENAI_API_VERSION = "2024-10-21"
+
+
+def _vector_secret_refs(secret: str) -> dict[str, SecretRef]:
+    return {
+        "PGVECTOR_HOST": SecretRef(secret, "host"),
+        "PGVECTOR_PORT": SecretRef(secret, "port"),
+        "PGVECTOR_USER": SecretRef(secret, "username"),
+        "PGVECTOR_PASSWORD": SecretRef(secret, "password"),
+    }
+
+
+# --------------------------------------------------------------------------------------- AWS
+
+
+def beta_aws(ctx: StackContext) -> None:
+    from components.aws.bedrock import BedrockAccess, BedrockAccessArgs
+    from components.aws.bedrock_catalog import resolve_model
+    from components.aws.endpoints import VpcEndpoints, VpcEndpointsArgs
+    from components.aws.network import plan_subnets
+    from components.aws.vector import AuroraVectorStore, AuroraVectorStoreArgs, OpenSearchVectorStore, OpenSearchVectorStoreArgs
+
+    cfg, namer, account = ctx.config, ctx.namer, ctx.aws_account
+    beta = cfg.beta
+    assert account is not None and beta is not None and beta.bedrock is not None
+    app = cfg.poc.app
+    foundation = aws_foundation(ctx, public_subnets=cfg.nat_gateways() > 0)
+    network = foundation.network
+    key_arn = foundation.key.key_arn
+
+    VpcEndpoints(
+        "endpoints",
+        VpcEndpointsArgs(account, network.vpc_id, network.vpc_cidr, network.private_subnet_ids, network.private_route_table_ids, ctx.tags),
+        opts=ctx.opts,
+    )
+    models = [resolve_model(m.name, m.model, m.routing, cfg.region, cfg.profile, m.in_regions, m.profile_prefixes) for m in beta.bedrock.models]
+    bedrock = BedrockAccess(
+        "bedrock",
+        BedrockAccessArgs(
+            account=account,
+            models=models,
+            name_prefix=namer.prefix,
+            kms_key_arn=key_arn,
+            log_group_name=f"/{ctx.project}/{ctx.stack}/bedrock-invocations",
+            log_retention_days=app.log_retention_days,
+            content_filter_strength=beta.bedrock.guardrail.content_filter_strength,
+            pii_action=beta.bedrock.guardrail.pii_action,
+            invocation_logging=beta.bedrock.invocation_logging,
+            alarm_emails=cfg.budget.emails,
+            alarm_thresholds={"server_errors": beta.alarms.server_errors, "throttles": beta.alarms.throttles, "latency_p90_ms": beta.alarms.latency_p90_ms},
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+
+    task_role_arn = f"arn:{account.partition}:iam::{account.account_id}:role/{app_task_role_name(ctx)}"
+    policies: dict[str, pulumi.Input[str]] = {"bedrock": bedrock.invoke_policy}
+    vector_env: dict[str, Any]
+    vector_secrets: dict[str, SecretRef] = {}
+    extra_secrets: dict[str, pulumi.Input[str]] = {}
+    store_engine = beta.vector_store.engine
+    if store_engine == "opensearch-serverless":
+        collection = OpenSearchVectorStore(
+            "vectors",
+            OpenSearchVectorStoreArgs(
+                collection_name=namer.name("vectors", max_len=32),
+                vpc_id=network.vpc_id,
+                vpc_cidr=network.vpc_cidr,
+                subnet_ids=network.private_subnet_ids,
+                kms_key_arn=key_arn,
+                reader_writer_arns=[task_role_arn],
+                standby_replicas=beta.vector_store.standby_replicas,
+                tags=ctx.tags,
+            ),
+            opts=ctx.opts,
+        )
+        policies["vectors"] = collection.collection_arn.apply(
+            lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "UseVectorCollection", "Effect": "Allow", "Action": ["aoss:APIAccessAll"], "Resource": [arn]}]})
+        )
+        vector_env = {
+            "VECTOR_STORE": "opensearch",
+            "OPENSEARCH_HOST": collection.endpoint.apply(lambda url: url.removeprefix("https://")),
+            "OPENSEARCH_PORT": "443",
+            "OPENSEARCH_SECURE": "true",
+            "OPENSEARCH_VERIFY_CERTS": "true",
+            "OPENSEARCH_AUTH_METHOD": "aws_managed_iam",
+            "OPENSEARCH_AWS_REGION": account.region,
+            "OPENSEARCH_AWS_SERVICE": "aoss",
+        }
+        pulumi.export("vectorEndpoint", collection.endpoint)
+    else:
+        aurora = AuroraVectorStore(
+            "vectors",
+            AuroraVectorStoreArgs(
+                cluster_identifier=namer.name("vectors"),
+                vpc_id=network.vpc_id,
+                subnet_ids=network.data_subnet_ids,
+                client_cidrs=plan_subnets(cfg.poc.network.cidr, 2).private,
+                kms_key_arn=key_arn,
+                secret_name=namer.path("app", SecretName.VECTOR_DATABASE.value),
+                min_capacity=beta.vector_store.min_capacity,
+                max_capacity=beta.vector_store.max_capacity,
+                backup_retention_days=app.database.backup_retention_days,
+                tags=ctx.tags,
+            ),
+            opts=ctx.opts,
+        )
+        extra_secrets[SecretName.VECTOR_DATABASE.value] = aurora.secret_arn
+        vector_env = {"VECTOR_STORE": "pgvector", "PGVECTOR_DATABASE": "vectors"}
+        vector_secrets = _vector_secret_refs(SecretName.VECTOR_DATABASE.value)
+
+    model_env: dict[str, Any] = {"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region}
+    if app.kind is AppKind.FLOWISE:
+        # Flowise flows read these as runtime variables ($vars.BEDROCK_CHAT_MODEL, ...).
+        model_env.update({f"BEDROCK_{m.name.upper().replace('-', '_')}_MODEL": bedrock.profile_arns[m.name] for m in models})
+        model_env.update({"BEDROCK_GUARDRAIL_ID": bedrock.guardrail_id, "BEDROCK_GUARDRAIL_VERSION": bedrock.guardrail_version})
+    aws_lowcode_app(
+        ctx,
+        foundation,
+        AppExtension(
+            internet_facing=False,
+            model_env=model_env,
+            vector_env=vector_env,
+            vector_secrets=vector_secrets,
+            extra_secrets=extra_secrets,
+            task_policies=policies,
+            image_registry=beta.image_registry,
+        ),
+    )
+    pulumi.export("bedrockModels", {m.name: m.invoke_id for m in models})
+    pulumi.export("bedrockInferenceProfileArns", bedrock.profile_arns)
+    pulumi.export("guardrail", {"id": bedrock.guardrail_id, "version": bedrock.guardrail_version})
+
+
+# ------------------------------------------------------------------------------------- Azure
+
+
+def beta_azure(ctx: StackContext) -> None:
+    import pulumi_random as random
+
+    from components.azure.clouds import (
+        CLOUDS,
+        ROLE_COGNITIVE_SERVICES_OPENAI_USER,
+        ROLE_SEARCH_INDEX_DATA_CONTRIBUTOR,
+        ROLE_SEARCH_SERVICE_CONTRIBUTOR,
+    )
+    from components.azure.container_apps import container_app_name, key_vault_secret_name
+    from components.azure.data import FlexiblePostgres, FlexiblePostgresArgs
+    from components.azure.openai import AzureOpenAI, AzureOpenAIArgs, SearchService, SearchServiceArgs
+    from components.azure.openai_catalog import resolve_deployment
+    from components.azure.roles import assign_role
+    from components.gateway import MASTER_KEY_ENV, Route, Upstream, gateway_service, litellm_config, render_config
+    from components.naming import short_hash
+    from policies.llm_guard.regions import AZURE_REGION_PAIRS
+    from stacks.poc import AZURE_DEFAULT_DB_SKU
+
+    cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
+    beta = cfg.beta
+    assert beta is not None and beta.azure_openai is not None
+    names = CLOUDS[cfg.azure_environment]
+    engine = beta.vector_store.engine
+    zones = {"account": str(names.private_zones["account"])}
+    if engine == "ai-search":
+        zones["searchService"] = str(names.private_zones["searchService"])
+    foundation = azure_foundation(ctx, extra_zones=zones)
+    rg_name = foundation.resource_group.name
+    network = foundation.network
+    vault = foundation.vault
+    identity = foundation.app_identity
+
+    deployments = [resolve_deployment(d.name, d.model, d.version, d.sku, location, cfg.profile, d.regions) for d in beta.azure_openai.deployments]
+    # The custom subdomain is global: stable per subscription and stack, never random.
+    account_name = f"{namer.prefix}-oai-{short_hash(foundation.subscription_id, ctx.stack)}"[:64]
+    openai = AzureOpenAI(
+        "openai",
+        AzureOpenAIArgs(
+            account_name=account_name,
+            kind=beta.azure_openai.kind,
+            resource_group_name=rg_name,
+            location=location,
+            deployments=deployments,
+            capacities={d.name: d.capacity for d in beta.azure_openai.deployments},
+            endpoints_subnet_id=network.endpoints_subnet_id,
+            zone_id=network.zone_ids["account"],
+            workspace_id=foundation.workspace.workspace_id,
+            openai_domain=names.openai,
+            encryption=foundation.encryption,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    assign_role(
+        "app-calls-openai",
+        subscription_id=foundation.subscription_id,
+        role_id=ROLE_COGNITIVE_SERVICES_OPENAI_USER,
+        principal_id=identity.principal_id,
+        scope=openai.account_id,
+        parent=openai,
+        description="the model gateway calls the Azure OpenAI deployments",
+    )
+
+    vector_env: dict[str, Any] = {}
+    vector_secrets: dict[str, SecretRef] = {}
+    extra_secrets: dict[str, pulumi.Input[str]] = {}
+    if engine == "ai-search":
+        search = SearchService(
+            "search",
+            SearchServiceArgs(rg_name, location, beta.vector_store.sku, beta.vector_store.replicas, network.endpoints_subnet_id, network.zone_ids["searchService"], foundation.workspace.workspace_id, ctx.tags),
+            opts=ctx.opts,
+        )
+        for role, what in ((ROLE_SEARCH_INDEX_DATA_CONTRIBUTOR, "documents"), (ROLE_SEARCH_SERVICE_CONTRIBUTOR, "indexes")):
+            assign_role(
+                f"app-search-{what}",
+                subscription_id=foundation.subscription_id,
+                role_id=role,
+                principal_id=identity.principal_id,
+                scope=search.service_id,
+                parent=search,
+                description=f"the app manages {what} of the vector index",
+            )
+        vector_env = {"AZURE_AI_SEARCH_ENDPOINT": search.service_name.apply(lambda n: f"https://{n}.search.windows.net")}
+    else:
+        pair = AZURE_REGION_PAIRS.get(location)
+        geo = beta.vector_store.geo_redundant_backup
+        geo_enabled = geo == "enabled" or (geo == "auto" and pair is not None and cfg.profile.allows_azure_region(pair))
+        vectors = FlexiblePostgres(
+            "vector-db",
+            FlexiblePostgresArgs(
+                resource_group_name=rg_name,
+                location=location,
+                delegated_subnet_id=network.data_subnet_id,
+                private_zone_id=network.zone_ids["postgres"],
+                database_names=["vectors"],
+                sku_name=cfg.poc.app.database.instance_class or AZURE_DEFAULT_DB_SKU,
+                storage_gb=cfg.poc.app.database.storage_gb,
+                backup_retention_days=cfg.poc.app.database.backup_retention_days,
+                geo_redundant_backup=geo_enabled,
+                high_availability=bool(cfg.poc.app.database.multi_az),
+                encryption=foundation.encryption,
+                tags=ctx.tags,
+            ),
+            opts=ctx.opts,
+        )
+        fields = {"username": vectors.admin_login, "password": vectors.admin_password, "host": vectors.host, "port": "5432"}
+        for field_name, value in fields.items():
+            ref = SecretRef(SecretName.VECTOR_DATABASE.value, field_name)
+            extra_secrets[key_vault_secret_name(ref)] = vault.secret(key_vault_secret_name(ref), value, protect=field_name == "password")
+        vector_env = {"VECTOR_STORE": "pgvector", "PGVECTOR_DATABASE": "vectors"}
+        vector_secrets = _vector_secret_refs(SecretName.VECTOR_DATABASE.value)
+
+    # The model gateway: Azure OpenAI takes no keys (local auth off), so LiteLLM calls it with the
+    # app's managed identity and offers the app an OpenAI-compatible endpoint inside the VNet.
+    routes = [
+        Route(
+            d.name,
+            (Upstream(id=f"azure-{d.name}", litellm_model=f"azure/{d.name}", tier="managed", api_base=openai.endpoint, params={"api_version": AZURE_OPENAI_API_VERSION}),),
+        )
+        for d in deployments
+    ]
+    config_yaml = render_config(litellm_config(routes, extra_settings={"enable_azure_ad_token_refresh": True}))
+    gateway_key = random.RandomPassword("gateway-master-key", length=48, special=False, opts=ctx.opts)
+    extra_secrets[SecretName.GATEWAY_KEY.value] = vault.secret(SecretName.GATEWAY_KEY.value, pulumi.Output.concat("sk-", gateway_key.result), protect=False)
+    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id}
+    if cfg.azure_environment != "public":
+        gateway_env["AZURE_SCOPE"] = f"https://cognitiveservices.{'azure.cn' if cfg.azure_environment == 'china' else 'azure.us'}/.default"
+    gateway = gateway_service(config_yaml, {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}, env=gateway_env)
+    gateway_url = f"http://{container_app_name(namer.prefix, gateway.name)}/v1"
+    azure_lowcode_app(
+        ctx,
+        foundation,
+        AppExtension(
+            internet_facing=False,
+            model_env={"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(d.name for d in deployments)},
+            model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)},
+            vector_env=vector_env,
+            vector_secrets=vector_secrets,
+            extra_secrets=extra_secrets,
+            internal_services=(gateway,),
+        ),
+    )
+    pulumi.export("azureOpenAIEndpoint", openai.endpoint)
+    pulumi.export("gatewayUrl", gateway_url)
+    pulumi.export("azureOpenAIDeployments", {d.name: {"model": d.model, "version": d.version, "sku": d.sku} for d in deployments})
