@@ -68,6 +68,7 @@ _ARN_RESOURCE = {
     "aws:eks/nodeGroup:NodeGroup": "nodegroup/{name}/{uuid}",
     "aws:ec2/launchTemplate:LaunchTemplate": "launch-template/lt-{hex}",
     "aws:sns/topic:Topic": "{name}",
+    "aws:ssm/parameter:Parameter": "parameter/{name_no_slash}",
 }
 _ARN_SERVICE = {"cloudwatch": "logs", "lb": "elasticloadbalancing", "opensearch": "aoss", "elasticache": "elasticache", "vpc": "ec2"}
 _GLOBAL_ARN_SERVICES = {"iam": "{kind}/{name}", "budgets": "budget/{name}"}
@@ -146,7 +147,7 @@ class OfflineMocks(Mocks):
             prefix = reveal(inputs.get("namePrefix")) or reveal(inputs.get("bucketPrefix"))
             physical = f"{prefix}{h[:12]}" if isinstance(prefix, str) else f"{args.name}-{h[:7]}"
         uuid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
-        values = {"name": physical, "hex": h[:16], "hex12": h[:12], "uuid": uuid, "suffix": h[:6], "kind": _kebab(kind)}
+        values = {"name": physical, "name_no_slash": physical.lstrip("/"), "hex": h[:16], "hex12": h[:12], "uuid": uuid, "suffix": h[:6], "kind": _kebab(kind)}
         service = _ARN_SERVICE.get(module, module)
         if module == "s3" and token.startswith("aws:s3/bucket:Bucket"):
             arn = f"arn:{partition}:s3:::{physical}"

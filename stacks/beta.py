@@ -31,6 +31,8 @@ def _vector_secret_refs(secret: str) -> dict[str, SecretRef]:
 
 
 def beta_aws(ctx: StackContext) -> None:
+    import pulumi_aws as aws
+
     from components.aws.bedrock import BedrockAccess, BedrockAccessArgs
     from components.aws.bedrock_catalog import resolve_model
     from components.aws.endpoints import VpcEndpoints, VpcEndpointsArgs
@@ -71,10 +73,11 @@ def beta_aws(ctx: StackContext) -> None:
     )
 
     task_role_arn = f"arn:{account.partition}:iam::{account.account_id}:role/{app_task_role_name(ctx)}"
-    policies: dict[str, pulumi.Input[str]] = {"bedrock": bedrock.invoke_policy}
+    policies: dict[str, pulumi.Input[str]] = {"bedrock-models": bedrock.models_policy, "bedrock-profiles": bedrock.profiles_policy}
     vector_env: dict[str, Any]
     vector_secrets: dict[str, SecretRef] = {}
     extra_secrets: dict[str, pulumi.Input[str]] = {}
+    extra_parameters: dict[str, pulumi.Input[str]] = {}
     store_engine = beta.vector_store.engine
     if store_engine == "opensearch-serverless":
         collection = OpenSearchVectorStore(
@@ -94,9 +97,19 @@ def beta_aws(ctx: StackContext) -> None:
         policies["vectors"] = collection.collection_arn.apply(
             lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "UseVectorCollection", "Effect": "Allow", "Action": ["aoss:APIAccessAll"], "Resource": [arn]}]})
         )
+        host = aws.ssm.Parameter(
+            "vectors-host",
+            name=f"/{ctx.project}/{ctx.stack}/app/opensearch-host",
+            type="String",
+            description="Endpoint host of the vector collection (known after it is created)",
+            value=collection.endpoint.apply(lambda url: url.removeprefix("https://")),
+            tags=ctx.tags,
+            opts=ctx.opts,
+        )
+        extra_parameters["opensearch-host"] = host.arn
+        vector_secrets = {"OPENSEARCH_HOST": SecretRef("opensearch-host")}
         vector_env = {
             "VECTOR_STORE": "opensearch",
-            "OPENSEARCH_HOST": collection.endpoint.apply(lambda url: url.removeprefix("https://")),
             "OPENSEARCH_PORT": "443",
             "OPENSEARCH_SECURE": "true",
             "OPENSEARCH_VERIFY_CERTS": "true",
@@ -140,6 +153,7 @@ def beta_aws(ctx: StackContext) -> None:
             vector_env=vector_env,
             vector_secrets=vector_secrets,
             extra_secrets=extra_secrets,
+            extra_parameters=extra_parameters,
             task_policies=policies,
             image_registry=beta.image_registry,
         ),

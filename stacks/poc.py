@@ -31,6 +31,8 @@ class AppExtension:
     vector_secrets: dict[str, SecretRef] = field(default_factory=dict)
     # Secrets the phase created (name -> AWS secret ARN or Azure Key Vault URL).
     extra_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    # AWS: settings published as SSM parameters (name -> parameter ARN).
+    extra_parameters: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # AWS: extra task-role policies (name -> JSON); Azure: extra role assignments are made by the phase.
     task_policies: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     image_registry: str | None = None
@@ -249,6 +251,7 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             image_registry=ext.image_registry,
             bucket_arn=bucket.bucket_arn,
             task_policies=ext.task_policies,
+            parameter_arns=ext.extra_parameters,
         ),
         opts=ctx.opts,
     )

@@ -34,6 +34,18 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("aws-budget-currency", "poc-aws", {"llm-platform:budget": {"currency": "EUR"}}, "llm-platform:budget.currency"),
     ("dify-on-azure-china", "poc-azure", {"llm-platform:residency": "cn", "azure-native:location": "chinanorth3", "azure-native:environment": "china", "llm-platform:poc": {"app": {"kind": "dify"}, "apiProviders": ["deepseek"]}, "llm-platform:mistralApiKey": "DELETE", "llm-platform:deepseekApiKey": {"secure": "v1:x"}}, "llm-platform:poc.app.kind"),
     ("secret-where-plain-expected", "poc-aws", {"llm-platform:phase": {"secure": "v1:x"}}, "llm-platform:phase"),
+    # Beta
+    ("beta-without-section", "poc-aws", {"llm-platform:phase": "beta"}, "llm-platform:beta"),
+    ("beta-section-in-poc", "beta-aws", {"llm-platform:phase": "poc"}, "llm-platform:beta"),
+    ("bedrock-under-cn", "beta-aws", {"llm-platform:residency": "cn", "aws:region": "cn-north-1", "llm-platform:budget": {"currency": "CNY"}, "llm-platform:poc": {"apiProviders": ["deepseek"]}, "llm-platform:mistralApiKey": "DELETE", "llm-platform:openaiEuApiKey": "DELETE", "llm-platform:deepseekApiKey": {"secure": "v1:x"}}, "llm-platform:beta.bedrock"),
+    ("opensearch-serverless-under-cn", "beta-aws", {"llm-platform:residency": "cn", "aws:region": "cn-north-1", "llm-platform:budget": {"currency": "CNY"}, "llm-platform:poc": {"apiProviders": ["deepseek"]}, "llm-platform:mistralApiKey": "DELETE", "llm-platform:openaiEuApiKey": "DELETE", "llm-platform:deepseekApiKey": {"secure": "v1:x"}}, "llm-platform:beta.vectorStore.engine"),
+    ("model-not-in-region-for-strict-profile", "beta-aws", {"llm-platform:residency": "eu-strict"}, "llm-platform:beta.bedrock.models[0].model"),
+    ("unknown-bedrock-model", "beta-aws", {"llm-platform:beta": {"bedrock": {"models": [{"name": "x", "model": "acme.super-model-v1:0"}]}}}, "llm-platform:beta.bedrock.models[0].model"),
+    ("vector-engine-of-other-cloud", "beta-aws", {"llm-platform:beta": {"vectorStore": {"engine": "ai-search"}}}, "llm-platform:beta.vectorStore.engine"),
+    ("no-nat-without-registry", "beta-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}}, "llm-platform:beta.imageRegistry"),
+    ("global-sku-under-eu", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2024-11-20", "sku": "GlobalStandard"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].sku"),
+    ("azure-model-not-in-region", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2099-01-01"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].model"),
+    ("bedrock-on-azure", "beta-azure", {"llm-platform:beta": {"bedrock": {"models": [{"name": "x", "model": "amazon.nova-pro-v1:0"}]}}}, "llm-platform:beta.bedrock"),
 ]
 
 

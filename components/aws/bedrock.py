@@ -43,7 +43,8 @@ class BedrockAccess(pulumi.ComponentResource):
     guardrail_arn: pulumi.Output[str]
     guardrail_id: pulumi.Output[str]
     guardrail_version: pulumi.Output[str]
-    invoke_policy: pulumi.Output[str]
+    models_policy: str
+    profiles_policy: pulumi.Output[str]
 
     def __init__(self, name: str, args: BedrockAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:aws:BedrockAccess", name, None, opts)
@@ -96,9 +97,12 @@ class BedrockAccess(pulumi.ComponentResource):
             self._invocation_logging(name, args, tags)
         self._alarms(name, args, tags)
 
+        # Two policies: the models one is known at preview (so the policy pack can audit it);
+        # the other names resources whose ARNs only exist after they are created.
+        self.models_policy = json.dumps(models_policy_document(args.models, account))
         profile_arns = [self.profile_arns[m.name] for m in args.models]
-        self.invoke_policy = pulumi.Output.all(guardrail.guardrail_arn, *profile_arns).apply(
-            lambda values: json.dumps(invoke_policy_document(args.models, list(values[1:]), values[0], account))
+        self.profiles_policy = pulumi.Output.all(guardrail.guardrail_arn, *profile_arns).apply(
+            lambda values: json.dumps(profiles_policy_document(list(values[1:]), values[0]))
         )
         self.register_outputs({"profile_arns": self.profile_arns, "guardrail_arn": self.guardrail_arn})
 
@@ -230,33 +234,45 @@ class BedrockAccess(pulumi.ComponentResource):
             )
 
 
-def invoke_policy_document(models: Sequence[ResolvedModel], profile_arns: Sequence[str], guardrail_arn: str, account: AwsAccount) -> dict[str, object]:
-    """Invoke only these models, through these profiles, in the profile's regions; apply the guardrail.
+_INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
-    Cross-region profiles need the foundation model allowed in every destination region, and
-    each such statement only applies when the call comes through the named profile.
+
+def models_policy_document(models: Sequence[ResolvedModel], account: AwsAccount) -> dict[str, object]:
+    """Invoke only these models, in the profile's regions, never through a region wildcard.
+
+    Cross-region profiles need the foundation model allowed in every destination region; those
+    statements apply only to calls made through the system profile or an application profile
+    of this account and region.
     """
-    actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    statements: list[dict[str, object]] = [
-        {"Sid": "InvokeApplicationProfiles", "Effect": "Allow", "Action": actions, "Resource": sorted(profile_arns)},
-        {"Sid": "ApplyGuardrail", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": [guardrail_arn]},
-    ]
+    statements: list[dict[str, object]] = []
     in_region = sorted({arn for m in models if m.prefix is None for arn in m.foundation_model_arns(account.partition)})
     if in_region:
-        statements.append({"Sid": "InvokeInRegionModels", "Effect": "Allow", "Action": actions, "Resource": in_region})
+        statements.append({"Sid": "InvokeInRegionModels", "Effect": "Allow", "Action": _INVOKE, "Resource": in_region})
+    app_profiles = account.arn("bedrock", "application-inference-profile/*")
     for m in (m for m in models if m.prefix is not None):
         system_profile = m.source_arn(account.partition, account.account_id)
-        statements.append({"Sid": f"Profile{_sid(m.name)}", "Effect": "Allow", "Action": actions, "Resource": [system_profile]})
+        statements.append({"Sid": f"Profile{_sid(m.name)}", "Effect": "Allow", "Action": _INVOKE, "Resource": [system_profile]})
         statements.append(
             {
                 "Sid": f"Destinations{_sid(m.name)}",
                 "Effect": "Allow",
-                "Action": actions,
+                "Action": _INVOKE,
                 "Resource": m.foundation_model_arns(account.partition),
-                "Condition": {"StringLike": {"bedrock:InferenceProfileArn": [system_profile, *sorted(profile_arns)]}},
+                "Condition": {"StringLike": {"bedrock:InferenceProfileArn": [system_profile, app_profiles]}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def profiles_policy_document(profile_arns: Sequence[str], guardrail_arn: str) -> dict[str, object]:
+    """The application inference profiles (cost attribution) and the guardrail."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "InvokeApplicationProfiles", "Effect": "Allow", "Action": _INVOKE, "Resource": sorted(profile_arns)},
+            {"Sid": "ApplyGuardrail", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": [guardrail_arn]},
+        ],
+    }
 
 
 def _sid(name: str) -> str:

@@ -44,6 +44,9 @@ class EcsAppArgs:
     # Extra inline policies for the task role (name -> policy JSON), e.g. Bedrock invocation.
     task_policies: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     task_role_name: str | None = None
+    # Non-secret settings published as SSM parameters (name -> parameter ARN), referenced by ARN
+    # like secrets so the task definition never waits on a value computed at deploy time.
+    parameter_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 def _value_from(arn: pulumi.Input[str], ref: SecretRef) -> pulumi.Input[str]:
@@ -67,7 +70,8 @@ def container_definitions(
             "memoryReservation": c.memory,
             "environment": [{"name": k, "value": v} for k, v in sorted(c.env.items())],
             "secrets": [
-                {"name": k, "valueFrom": _value_from(args.secret_arns[ref.secret], ref)} for k, ref in sorted(c.secrets.items())
+                {"name": k, "valueFrom": args.parameter_arns[ref.secret] if ref.secret in args.parameter_arns else _value_from(args.secret_arns[ref.secret], ref)}
+                for k, ref in sorted(c.secrets.items())
             ],
             "logConfiguration": {
                 "logDriver": "awslogs",
@@ -102,7 +106,8 @@ class EcsApp(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         spec = args.spec
-        used_secrets = sorted({ref.secret for s in spec.services for c in s.containers for ref in c.secrets.values()})
+        used_refs = sorted({ref.secret for s in spec.services for c in s.containers for ref in c.secrets.values()})
+        used_secrets = [r for r in used_refs if r not in args.parameter_arns]
         missing = [s for s in used_secrets if s not in args.secret_arns]
         if missing:
             raise ValueError(f"secrets {missing} are used by the {spec.kind} containers but were not created")
@@ -397,6 +402,15 @@ class EcsApp(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if args.parameter_arns:
+            aws.iam.RolePolicy(
+                f"{name}-execution-parameters",
+                role=execution_role.id,
+                policy=pulumi.Output.all(*[args.parameter_arns[k] for k in sorted(args.parameter_arns)]).apply(
+                    lambda arns: _policy([{"Sid": "ReadAppSettings", "Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": sorted(arns)}])
+                ),
+                opts=child,
+            )
         if args.image_registry and ".dkr.ecr." in args.image_registry:
             aws.iam.RolePolicy(
                 f"{name}-execution-ecr",

@@ -124,6 +124,8 @@ class PrivateEndpointArgs:
     group_id: str  # vault | blob | file | redisEnterprise | account | searchService
     zone_id: pulumi.Input[str]
     tags: Mapping[str, str]
+    # Resources the endpoint must wait for (a component's depends_on does not reach its children).
+    after: Sequence[pulumi.Resource] = ()
 
 
 class PrivateEndpoint(pulumi.ComponentResource):
@@ -144,7 +146,7 @@ class PrivateEndpoint(pulumi.ComponentResource):
                 )
             ],
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
         azure.network.PrivateDnsZoneGroup(
             f"{name}-dns",

@@ -94,8 +94,9 @@ class AzureOpenAI(pulumi.ComponentResource):
                 group_id="account",
                 zone_id=args.zone_id,
                 tags=args.tags,
+                after=[previous],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         send_logs_to(f"{name}-logs", resource_id=account.id, workspace_id=args.workspace_id, parent=self)
         self.account_id = account.id
