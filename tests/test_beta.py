@@ -88,7 +88,7 @@ def test_aws_beta_is_private(plan_of: Callable[..., Plan]) -> None:
     for endpoint in resources_of(plan, "aws:ec2/vpcEndpoint:VpcEndpoint"):
         if endpoint.inputs["vpcEndpointType"] == "Interface":
             assert endpoint.inputs["privateDnsEnabled"] is True
-    network = [r for r in resources_of(plan, "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy") if r.inputs["type"] == "network"][0]
+    network = next(r for r in resources_of(plan, "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy") if r.inputs["type"] == "network")
     rules = json.loads(network.inputs["policy"])
     assert rules[0]["AllowFromPublic"] is False and rules[0]["SourceVPCEs"]
 
@@ -96,7 +96,7 @@ def test_aws_beta_is_private(plan_of: Callable[..., Plan]) -> None:
 def test_aws_beta_data_stores_use_the_platform_key(plan_of: Callable[..., Plan], strict_plan: Plan) -> None:
     plan = plan_of("beta-aws")
     key_arn = plan.outputs["kmsKeyArn"]
-    encryption = [r for r in resources_of(plan, "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy") if r.inputs["type"] == "encryption"][0]
+    encryption = next(r for r in resources_of(plan, "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy") if r.inputs["type"] == "encryption")
     assert json.loads(encryption.inputs["policy"]) == {"Rules": [{"ResourceType": "collection", "Resource": ["collection/llm-beta-aws-vectors"]}], "AWSOwnedKey": False, "KmsARN": key_arn}
     collection = resources_of(plan, "aws:opensearch/serverlessCollection:ServerlessCollection")[0]
     assert collection.protect and collection.inputs["type"] == "VECTORSEARCH"
@@ -166,7 +166,7 @@ def test_app_is_pointed_at_bedrock_and_the_vector_store(plan_of: Callable[..., P
     strict = {c["name"]: c for t in resources_of(strict_plan, "aws:ecs/taskDefinition:TaskDefinition") for c in json.loads(t.inputs["containerDefinitions"])}
     secrets = {s["name"]: s["valueFrom"] for s in strict["api"]["secrets"]}
     assert "/app/vector-database" in secrets["PGVECTOR_HOST"] and secrets["PGVECTOR_HOST"].endswith(":host::")
-    data_access = [r for r in resources_of(plan_of("beta-aws"), "aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy")][0]
+    data_access = next(iter(resources_of(plan_of("beta-aws"), "aws:opensearch/serverlessAccessPolicy:ServerlessAccessPolicy")))
     principals = json.loads(data_access.inputs["policy"])[0]["Principal"]
     task_roles = [r for r in resources_of(plan_of("beta-aws"), "aws:iam/role:Role") if r.name == "app-task"]
     assert principals == [f"arn:aws:iam::123456789012:role/{task_roles[0].inputs['name']}"]
@@ -209,7 +209,7 @@ def test_azure_roles_are_scoped_to_what_the_app_calls(plan_of: Callable[..., Pla
     for assignment in resources_of(plan, "azure-native:authorization:RoleAssignment"):
         scope = assignment.inputs["scope"]
         assert "/providers/" in scope, f"{assignment.urn} is scoped to a whole subscription or resource group"
-    openai_role = [r for r in resources_of(plan, "azure-native:authorization:RoleAssignment") if r.name == "app-calls-openai"][0]
+    openai_role = next(r for r in resources_of(plan, "azure-native:authorization:RoleAssignment") if r.name == "app-calls-openai")
     assert openai_role.inputs["scope"].endswith("/providers/Microsoft.Cognitiveservices/accounts/" + resources_of(plan, "azure-native:cognitiveservices:Account")[0].inputs["accountName"])
 
 
@@ -217,7 +217,7 @@ def test_gateway_uses_managed_identity_and_no_key_for_azure_openai(plan_of: Call
     import yaml
 
     plan = plan_of("beta-azure")
-    gateway = [a for a in resources_of(plan, "azure-native:app:ContainerApp") if a.inputs["containerAppName"].endswith("-gateway")][0]
+    gateway = next(a for a in resources_of(plan, "azure-native:app:ContainerApp") if a.inputs["containerAppName"].endswith("-gateway"))
     assert gateway.inputs["configuration"]["ingress"]["external"] is False
     container = gateway.inputs["template"]["containers"][0]
     env = {e["name"]: e.get("value") or e.get("secretRef") for e in container["env"]}
