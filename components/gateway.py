@@ -1,10 +1,10 @@
 """The LLM gateway: LiteLLM proxy config generated from typed routes.
 
-A route maps a public model name to upstreams in priority order: self-hosted models first, then
-managed endpoints (Bedrock, Azure OpenAI), then third-party APIs. The highest-priority tier is
-load-balanced under the public name; every further tier becomes a fallback group LiteLLM tries
-when the one before it errors or is cooling down. Secrets never enter the config: it refers to
-environment variables (`os.environ/NAME`) that the platform fills from secret references.
+A route maps a public model name to its primary upstreams (self-hosted models, load-balanced)
+and, in the order configured, fallbacks (managed endpoints such as Bedrock or Azure OpenAI, and
+third-party APIs) that LiteLLM tries when the group before errors or is cooling down. Neither
+secrets nor addresses enter the config: it refers to environment variables (`os.environ/NAME`)
+that the deployment fills, so the same config.yaml runs in the cluster and in the tests.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import yaml
 from components.lowcode import Container, SecretRef, Service
 
 Tier = Literal["self-hosted", "managed", "api"]
-TIER_ORDER: Mapping[str, int] = {"self-hosted": 0, "managed": 1, "api": 2}
 GATEWAY_PORT = 4000
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 
@@ -41,8 +40,12 @@ class Upstream:
 
 @dataclass(frozen=True)
 class Route:
+    """`primary` upstreams share the public name and are load-balanced; each fallback is tried in
+    order when the group before it errors or is cooling down."""
+
     name: str  # what clients ask for
-    upstreams: tuple[Upstream, ...]
+    primary: tuple[Upstream, ...]
+    fallbacks: tuple[Upstream, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,10 @@ def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = No
     model_list: list[dict[str, Any]] = []
     fallbacks: list[dict[str, list[str]]] = []
     for route in routes:
-        tiers: dict[int, list[Upstream]] = {}
-        for upstream in route.upstreams:
-            tiers.setdefault(TIER_ORDER[upstream.tier], []).append(upstream)
-        groups = []
-        for index, tier in enumerate(sorted(tiers)):
-            group = _group_name(route.name, index)
-            groups.append(group)
-            for upstream in tiers[tier]:
+        groups = [route.primary, *[(f,) for f in route.fallbacks]] if route.primary else [(f,) for f in route.fallbacks]
+        names = [_group_name(route.name, i) for i in range(len(groups))]
+        for group_name, upstreams in zip(names, groups, strict=True):
+            for upstream in upstreams:
                 params: dict[str, Any] = {"model": upstream.litellm_model, **dict(upstream.params)}
                 if upstream.api_base:
                     params["api_base"] = upstream.api_base
@@ -81,9 +80,9 @@ def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = No
                     value = getattr(upstream, key)
                     if value is not None:
                         params[key] = value
-                model_list.append({"model_name": group, "litellm_params": params, "model_info": {"id": upstream.id, "tier": upstream.tier}})
-        if len(groups) > 1:
-            fallbacks.append({groups[0]: groups[1:]})
+                model_list.append({"model_name": group_name, "litellm_params": params, "model_info": {"id": upstream.id, "tier": upstream.tier}})
+        if len(names) > 1:
+            fallbacks.append({names[0]: names[1:]})
     config: dict[str, Any] = {
         "model_list": model_list,
         "router_settings": {

@@ -184,6 +184,8 @@ class OfflineMocks(Mocks):
         _, module, kind = token.split(":")
         h = _digest(token, args.name)
         name_key = next((k for k in inputs if k.endswith("Name") and k[: -len("Name")].lower() == kind.lower()), None)
+        if name_key is None and "resourceName" in inputs:
+            name_key = "resourceName"  # e.g. managedClusters, userAssignedIdentities
         physical = str(reveal(inputs[name_key])) if name_key and isinstance(reveal(inputs.get(name_key)), str) else f"{args.name}{h[:8]}"
         rg = reveal(inputs.get("resourceGroupName"))
         provider_ns = f"Microsoft.{module.capitalize()}"

@@ -6,6 +6,7 @@ key, secrets and database keep their names, so promoting a stack never replaces 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -13,7 +14,16 @@ import pulumi
 from components.lowcode import SecretName, SecretRef
 from stacks.config import AppKind
 from stacks.context import StackContext
-from stacks.poc import AppExtension, app_task_role_name, aws_foundation, aws_lowcode_app, azure_foundation, azure_lowcode_app
+from stacks.poc import (
+    AppExtension,
+    AwsFoundation,
+    AzureFoundation,
+    app_task_role_name,
+    aws_foundation,
+    aws_lowcode_app,
+    azure_foundation,
+    azure_lowcode_app,
+)
 
 AZURE_OPENAI_API_VERSION = "2024-10-21"
 
@@ -30,7 +40,23 @@ def _vector_secret_refs(secret: str) -> dict[str, SecretRef]:
 # --------------------------------------------------------------------------------------- AWS
 
 
+@dataclass
+class BetaAws:
+    """What Beta builds on AWS before the app, for Scale to extend."""
+
+    foundation: AwsFoundation
+    bedrock: Any  # BedrockAccess
+    models: list[Any]  # ResolvedModel
+    app: AppExtension
+
+
 def beta_aws(ctx: StackContext) -> None:
+    beta = build_beta_aws(ctx)
+    aws_lowcode_app(ctx, beta.foundation, beta.app)
+
+
+def build_beta_aws(ctx: StackContext) -> BetaAws:
+    """Everything Beta adds on AWS except the app; the app's settings come back in `app`."""
     import pulumi_aws as aws
 
     from components.aws.bedrock import BedrockAccess, BedrockAccessArgs
@@ -144,29 +170,82 @@ def beta_aws(ctx: StackContext) -> None:
         # Flowise flows read these as runtime variables ($vars.BEDROCK_CHAT_MODEL, ...).
         model_env.update({f"BEDROCK_{m.name.upper().replace('-', '_')}_MODEL": bedrock.profile_arns[m.name] for m in models})
         model_env.update({"BEDROCK_GUARDRAIL_ID": bedrock.guardrail_id, "BEDROCK_GUARDRAIL_VERSION": bedrock.guardrail_version})
-    aws_lowcode_app(
-        ctx,
-        foundation,
-        AppExtension(
-            internet_facing=False,
-            model_env=model_env,
-            vector_env=vector_env,
-            vector_secrets=vector_secrets,
-            extra_secrets=extra_secrets,
-            extra_parameters=extra_parameters,
-            task_policies=policies,
-            image_registry=beta.image_registry,
-        ),
-    )
     pulumi.export("bedrockModels", {m.name: m.invoke_id for m in models})
     pulumi.export("bedrockInferenceProfileArns", bedrock.profile_arns)
     pulumi.export("guardrail", {"id": bedrock.guardrail_id, "version": bedrock.guardrail_version})
+    app_ext = AppExtension(
+        internet_facing=False,
+        model_env=model_env,
+        vector_env=vector_env,
+        vector_secrets=vector_secrets,
+        extra_secrets=extra_secrets,
+        extra_parameters=extra_parameters,
+        task_policies=policies,
+        image_registry=beta.image_registry,
+    )
+    return BetaAws(foundation, bedrock, models, app_ext)
 
 
 # ------------------------------------------------------------------------------------- Azure
 
 
+@dataclass
+class BetaAzure:
+    """What Beta builds on Azure before the model gateway and the app, for Scale to extend."""
+
+    foundation: AzureFoundation
+    openai: Any  # AzureOpenAI
+    deployments: list[Any]  # ResolvedDeployment
+    gateway_key_url: pulumi.Output[str]  # Key Vault secret holding the gateway master key
+    app: AppExtension
+
+
 def beta_azure(ctx: StackContext) -> None:
+    from components.azure.container_apps import container_app_name
+    from components.gateway import MASTER_KEY_ENV, gateway_service, litellm_config, render_config
+
+    cfg = ctx.config
+    beta = build_beta_azure(ctx)
+    # The model gateway: Azure OpenAI takes no keys (local auth off), so LiteLLM calls it with the
+    # app's managed identity and offers the app an OpenAI-compatible endpoint inside the VNet.
+    config_yaml = render_config(litellm_config(azure_openai_routes(beta), extra_settings={"enable_azure_ad_token_refresh": True}))
+    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": beta.foundation.app_identity.client_id, **azure_scope_env(cfg.azure_environment)}
+    gateway = gateway_service(config_yaml, {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}, env=gateway_env)
+    gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name)}/v1"
+    beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(d.name for d in beta.deployments)})
+    beta.app.internal_services = (gateway,)
+    azure_lowcode_app(ctx, beta.foundation, beta.app)
+    pulumi.export("gatewayUrl", gateway_url)
+
+
+def azure_scope_env(azure_environment: str) -> dict[str, str]:
+    """The Entra token scope for Azure OpenAI outside the public cloud (LiteLLM reads AZURE_SCOPE)."""
+    if azure_environment == "public":
+        return {}
+    return {"AZURE_SCOPE": f"https://cognitiveservices.{'azure.cn' if azure_environment == 'china' else 'azure.us'}/.default"}
+
+
+def azure_openai_routes(beta: BetaAzure) -> list[Any]:
+    from components.gateway import Route
+
+    return [Route(d.name, primary=(azure_openai_upstream(beta, d.name),)) for d in beta.deployments]
+
+
+def azure_openai_upstream(beta: BetaAzure, deployment: str, upstream_id: str | None = None, **limits: Any) -> Any:
+    from components.gateway import Upstream
+
+    return Upstream(
+        id=upstream_id or f"azure-{deployment}",
+        litellm_model=f"azure/{deployment}",
+        tier="managed",
+        api_base=beta.openai.endpoint,
+        params={"api_version": AZURE_OPENAI_API_VERSION},
+        **limits,
+    )
+
+
+def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) -> BetaAzure:
+    """Everything Beta adds on Azure except the model gateway and the app."""
     import pulumi_random as random
 
     from components.azure.clouds import (
@@ -175,12 +254,11 @@ def beta_azure(ctx: StackContext) -> None:
         ROLE_SEARCH_INDEX_DATA_CONTRIBUTOR,
         ROLE_SEARCH_SERVICE_CONTRIBUTOR,
     )
-    from components.azure.container_apps import container_app_name, key_vault_secret_name
+    from components.azure.container_apps import key_vault_secret_name
     from components.azure.data import FlexiblePostgres, FlexiblePostgresArgs
     from components.azure.openai import AzureOpenAI, AzureOpenAIArgs, SearchService, SearchServiceArgs
     from components.azure.openai_catalog import resolve_deployment
     from components.azure.roles import assign_role
-    from components.gateway import MASTER_KEY_ENV, Route, Upstream, gateway_service, litellm_config, render_config
     from components.naming import short_hash
     from policies.llm_guard.regions import AZURE_REGION_PAIRS
     from stacks.poc import AZURE_DEFAULT_DB_SKU
@@ -193,7 +271,7 @@ def beta_azure(ctx: StackContext) -> None:
     zones = {"account": str(names.private_zones["account"])}
     if engine == "ai-search":
         zones["searchService"] = str(names.private_zones["searchService"])
-    foundation = azure_foundation(ctx, extra_zones=zones)
+    foundation = azure_foundation(ctx, extra_zones=zones, extra_subnets=extra_subnets)
     rg_name = foundation.resource_group.name
     network = foundation.network
     vault = foundation.vault
@@ -279,36 +357,16 @@ def beta_azure(ctx: StackContext) -> None:
         vector_env = {"VECTOR_STORE": "pgvector", "PGVECTOR_DATABASE": "vectors"}
         vector_secrets = _vector_secret_refs(SecretName.VECTOR_DATABASE.value)
 
-    # The model gateway: Azure OpenAI takes no keys (local auth off), so LiteLLM calls it with the
-    # app's managed identity and offers the app an OpenAI-compatible endpoint inside the VNet.
-    routes = [
-        Route(
-            d.name,
-            (Upstream(id=f"azure-{d.name}", litellm_model=f"azure/{d.name}", tier="managed", api_base=openai.endpoint, params={"api_version": AZURE_OPENAI_API_VERSION}),),
-        )
-        for d in deployments
-    ]
-    config_yaml = render_config(litellm_config(routes, extra_settings={"enable_azure_ad_token_refresh": True}))
     gateway_key = random.RandomPassword("gateway-master-key", length=48, special=False, opts=ctx.opts)
-    extra_secrets[SecretName.GATEWAY_KEY.value] = vault.secret(SecretName.GATEWAY_KEY.value, pulumi.Output.concat("sk-", gateway_key.result), protect=False)
-    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id}
-    if cfg.azure_environment != "public":
-        gateway_env["AZURE_SCOPE"] = f"https://cognitiveservices.{'azure.cn' if cfg.azure_environment == 'china' else 'azure.us'}/.default"
-    gateway = gateway_service(config_yaml, {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}, env=gateway_env)
-    gateway_url = f"http://{container_app_name(namer.prefix, gateway.name)}/v1"
-    azure_lowcode_app(
-        ctx,
-        foundation,
-        AppExtension(
-            internet_facing=False,
-            model_env={"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(d.name for d in deployments)},
-            model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)},
-            vector_env=vector_env,
-            vector_secrets=vector_secrets,
-            extra_secrets=extra_secrets,
-            internal_services=(gateway,),
-        ),
-    )
+    gateway_key_url = vault.secret(SecretName.GATEWAY_KEY.value, pulumi.Output.concat("sk-", gateway_key.result), protect=False)
+    extra_secrets[SecretName.GATEWAY_KEY.value] = gateway_key_url
     pulumi.export("azureOpenAIEndpoint", openai.endpoint)
-    pulumi.export("gatewayUrl", gateway_url)
     pulumi.export("azureOpenAIDeployments", {d.name: {"model": d.model, "version": d.version, "sku": d.sku} for d in deployments})
+    app_ext = AppExtension(
+        internet_facing=False,
+        model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)},
+        vector_env=vector_env,
+        vector_secrets=vector_secrets,
+        extra_secrets=extra_secrets,
+    )
+    return BetaAzure(foundation, openai, deployments, gateway_key_url, app_ext)

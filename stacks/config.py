@@ -313,6 +313,91 @@ class BetaConfig(_Model):
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
 
 
+# --------------------------------------------------------------------------- Scale section
+
+
+class NodePoolConfig(_Model):
+    instance_type: str | None = Field(None, alias="instanceType")  # None = m6i.xlarge / Standard_D4s_v5
+    min_size: int = Field(2, alias="minSize", ge=1, le=50)
+    max_size: int = Field(4, alias="maxSize", ge=1, le=100)
+
+
+class GpuPoolConfig(_Model):
+    name: Name
+    instance_type: str = Field(alias="instanceType")
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    min_size: int = Field(0, alias="minSize", ge=0, le=100)
+    # Required: GPU capacity is where budgets blow up, so every pool has a ceiling.
+    max_size: int = Field(alias="maxSize", ge=1, le=100)
+    disk_size_gb: int = Field(200, alias="diskSizeGb", ge=50, le=4000)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> GpuPoolConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("minSize must not exceed maxSize")
+        return self
+
+
+class ServedModelConfig(_Model):
+    name: Name
+    hugging_face_id: str = Field(alias="huggingFaceId", pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+    revision: str | None = Field(None, pattern=r"^[\w.-]{1,64}$")  # pin a Hugging Face commit or tag
+    pool: Name
+    gpus_per_replica: int = Field(1, alias="gpusPerReplica", ge=1, le=16)
+    # At least 1: the HorizontalPodAutoscaler does not scale to zero.
+    min_replicas: int = Field(1, alias="minReplicas", ge=1, le=100)
+    max_replicas: int = Field(alias="maxReplicas", ge=1, le=100)
+    max_model_len: int | None = Field(None, alias="maxModelLen", ge=256, le=1_048_576)
+    cache_size_gb: int = Field(100, alias="cacheSizeGb", ge=10, le=4000)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> ServedModelConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("minReplicas must not exceed maxReplicas")
+        return self
+
+
+class RouteConfig(_Model):
+    name: Name  # the model name clients ask the gateway for
+    self_hosted: list[Name] = Field(default_factory=list, alias="selfHosted")
+    # In order: "bedrock:<beta model name>", "azure:<beta deployment name>", "api:<provider>/<model>"
+    fallbacks: list[str] = Field(default_factory=list, max_length=5)
+    rpm: int | None = Field(None, ge=1)  # per fallback upstream (API and managed limits)
+    tpm: int | None = Field(None, ge=1)
+    max_budget: float | None = Field(None, alias="maxBudget", gt=0)  # USD per budgetDuration per paid upstream
+    budget_duration: str = Field("30d", alias="budgetDuration", pattern=r"^\d+[smhd]$")
+
+
+class GatewayConfig(_Model):
+    replicas: int = Field(2, ge=1, le=20)
+    # Networks besides the VPC/VNet that may call the gateway's internal load balancer (VPN, peers).
+    allowed_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list, alias="allowedCidrs")
+    num_retries: int = Field(2, alias="numRetries", ge=0, le=5)
+    allowed_fails: int = Field(3, alias="allowedFails", ge=1, le=100)
+    cooldown_seconds: int = Field(30, alias="cooldownSeconds", ge=1, le=3600)
+    timeout_seconds: int = Field(600, alias="timeoutSeconds", ge=10, le=3600)
+
+
+class ScaleConfig(_Model):
+    kubernetes_version: str = Field("1.34", alias="kubernetesVersion", pattern=r"^1\.\d{2}$")
+    # EKS endpoint private only / AKS private cluster: `pulumi up` must then run from the network.
+    private_endpoint: bool = Field(True, alias="privateEndpoint")
+    public_access_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list, alias="publicAccessCidrs")
+    system_pool: NodePoolConfig = Field(default_factory=NodePoolConfig, alias="systemPool")
+    gpu_pools: list[GpuPoolConfig] = Field(alias="gpuPools", min_length=1, max_length=10)
+    models: list[ServedModelConfig] = Field(min_length=1, max_length=20)
+    routes: list[RouteConfig] = Field(min_length=1, max_length=50)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ScaleConfig:
+        for label, items in (("gpuPools", self.gpu_pools), ("models", self.models), ("routes", self.routes)):
+            names = [i.name for i in items]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{label} names must be unique")
+        return self
+
+
 # --------------------------------------------------------------------------- the whole stack
 
 
@@ -327,11 +412,13 @@ class PlatformConfig(_Model):
     budget: BudgetConfig
     poc: PocConfig
     beta: BetaConfig | None = None
+    scale: ScaleConfig | None = None
 
     # Filled from the provider namespaces by `load_config`, not from `llm-platform:`.
     region: str = ""
     azure_environment: str = "public"
     api_key_keys: dict[str, str] = Field(default_factory=dict)
+    hugging_face_token_key: str | None = None
 
     @field_validator("residency_profiles", mode="before")
     @classmethod
@@ -355,7 +442,8 @@ class PlatformConfig(_Model):
         return 1 if self.phase is Phase.POC else 0
 
 
-KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta")
+KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta", "scale")
+SECRET_KEYS = ("huggingFaceToken",)  # besides the <provider>ApiKey secrets
 
 
 def _decode(value: Any) -> Any:
@@ -414,6 +502,7 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
     problems: list[ConfigProblem] = []
     data: dict[str, Any] = {}
     api_keys: dict[str, str] = {}
+    hugging_face_token_key = None
     prefix = f"{NAMESPACE}:"
     for key, value in raw.items():
         if not key.startswith(prefix):
@@ -421,6 +510,11 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
         name = key[len(prefix):]
         if name.endswith("ApiKey"):
             api_keys[name] = key
+            continue
+        if name in SECRET_KEYS:
+            if key not in secret_keys:
+                problems.append(ConfigProblem(key, "[redacted plain text]", f"must be a secret: run `pulumi config set --secret {key} <value>`"))
+            hugging_face_token_key = key
             continue
         if name not in KNOWN_KEYS:
             problems.append(
@@ -447,9 +541,13 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
         raise ConfigError(problems, source) from None
     problems.extend(_check_profile_rules(config))
     problems.extend(_check_beta(config))
+    problems.extend(_check_scale(config))
     problems.extend(_check_api_keys(config, api_keys, secret_keys))
+    if hugging_face_token_key and config.phase is not Phase.SCALE:
+        problems.append(ConfigProblem(hugging_face_token_key, "[redacted]", "is read in phase scale only (model servers download weights with it); remove it"))
     if problems:
         raise ConfigError(problems, source)
+    config.hugging_face_token_key = hugging_face_token_key
     config.api_key_keys = {p: f"{prefix}{api_key_config_key(p)}" for p in config.poc.api_providers}
     return config
 
@@ -588,6 +686,110 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
                 except DeploymentChoiceError as exc:
                     problems.append(ConfigProblem(f"{key}.azureOpenAI.deployments[{i}].{exc.field}", exc.value, str(exc)))
     return problems
+
+
+def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
+    from components.k8s.gpu import GPU_INSTANCES, instance_of, is_azure_size
+
+    key = f"{NAMESPACE}:scale"
+    scale = config.scale
+    if config.phase is not Phase.SCALE:
+        return [ConfigProblem(key, "(set)", "takes effect in phase scale; set llm-platform:phase to scale or remove the section")] if scale else []
+    if scale is None:
+        return [ConfigProblem(key, None, "is required for phase scale: gpuPools, models and routes")]
+    problems = []
+    azure = config.cloud is Cloud.AZURE
+    cloud = config.cloud.value
+    pools = {}
+    for i, pool in enumerate(scale.gpu_pools):
+        shape = instance_of(pool.instance_type)
+        if shape is None or is_azure_size(pool.instance_type) != azure:
+            known = ", ".join(t for t in GPU_INSTANCES if is_azure_size(t) == azure)
+            problems.append(ConfigProblem(f"{key}.gpuPools[{i}].instanceType", pool.instance_type, f"is not a known {cloud} GPU instance type; known: {known}"))
+        else:
+            pools[pool.name] = (pool, shape)
+        if azure and not re.fullmatch(r"[a-z][a-z0-9]{0,11}", pool.name):
+            problems.append(ConfigProblem(f"{key}.gpuPools[{i}].name", pool.name, "AKS node pool names are 1-12 lowercase letters and digits, starting with a letter"))
+        if azure and pool.capacity == "spot":
+            problems.append(
+                ConfigProblem(f"{key}.gpuPools[{i}].capacity", pool.capacity, "spot GPU pools are supported on EKS only (AKS adds its own spot taint that the model servers do not tolerate); use on-demand")
+            )
+        if pool.name == "system":
+            problems.append(ConfigProblem(f"{key}.gpuPools[{i}].name", pool.name, "is the name of the system pool; choose another"))
+    models = {m.name: m for m in scale.models}
+    for i, model in enumerate(scale.models):
+        if model.pool not in {p.name for p in scale.gpu_pools}:
+            problems.append(ConfigProblem(f"{key}.models[{i}].pool", model.pool, f"no GPU pool has that name; pools: {', '.join(p.name for p in scale.gpu_pools)}"))
+            continue
+        if model.pool not in pools:
+            continue
+        pool, shape = pools[model.pool]
+        gpus = shape.gpus
+        if model.cache_size_gb + 50 > pool.disk_size_gb:
+            problems.append(
+                ConfigProblem(f"{key}.models[{i}].cacheSizeGb", model.cache_size_gb, f"the model cache plus 50 GB for images must fit pool '{pool.name}' disks ({pool.disk_size_gb} GB); raise diskSizeGb or lower cacheSizeGb")
+            )
+        if model.gpus_per_replica > gpus:
+            problems.append(
+                ConfigProblem(f"{key}.models[{i}].gpusPerReplica", model.gpus_per_replica, f"exceeds the {gpus} GPU(s) of a {pool.instance_type} in pool '{pool.name}'; use a larger instance type or fewer GPUs")
+            )
+        elif model.max_replicas * model.gpus_per_replica > pool.max_size * gpus:
+            problems.append(
+                ConfigProblem(
+                    f"{key}.models[{i}].maxReplicas",
+                    model.max_replicas,
+                    f"{model.max_replicas} x {model.gpus_per_replica} GPUs exceed pool '{pool.name}' at its maxSize ({pool.max_size} x {gpus} GPUs)",
+                )
+            )
+    profile = config.profile
+    beta = config.beta
+    for i, route in enumerate(scale.routes):
+        if not route.self_hosted and not route.fallbacks:
+            problems.append(ConfigProblem(f"{key}.routes[{i}]", route.name, "needs selfHosted models or fallbacks"))
+        for j, name in enumerate(route.self_hosted):
+            if name not in models:
+                problems.append(ConfigProblem(f"{key}.routes[{i}].selfHosted[{j}]", name, f"no served model has that name; models: {', '.join(models)}"))
+        for j, ref in enumerate(route.fallbacks):
+            problem = _fallback_problem(ref, config, beta, profile)
+            if problem:
+                problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", ref, problem))
+    if not scale.private_endpoint and not scale.public_access_cidrs:
+        what = "EKS endpoint" if not azure else "AKS API server"
+        problems.append(ConfigProblem(f"{key}.publicAccessCidrs", [], f"a public {what} needs the CIDRs allowed to reach it (never 0.0.0.0/0 by default)"))
+    if not azure and config.nat_gateways() == 0:
+        problems.append(
+            ConfigProblem(
+                f"{NAMESPACE}:poc.network.natGateways",
+                0,
+                "Scale on AWS needs outbound internet for the nodes (model weights from Hugging Face, vLLM and chart images); set 1 (or one per zone)",
+            )
+        )
+    return problems
+
+
+def _fallback_problem(ref: str, config: PlatformConfig, beta: BetaConfig | None, profile: ResidencyProfile) -> str | None:
+    kind, _, target = ref.partition(":")
+    if kind == "bedrock":
+        if config.cloud is not Cloud.AWS or beta is None or beta.bedrock is None:
+            return "Bedrock fallbacks need cloud aws and beta.bedrock"
+        names = [m.name for m in beta.bedrock.models]
+        return None if target in names else f"no beta.bedrock model is called '{target}'; models: {', '.join(names)}"
+    if kind == "azure":
+        if config.cloud is not Cloud.AZURE or beta is None or beta.azure_openai is None:
+            return "Azure OpenAI fallbacks need cloud azure and beta.azureOpenAI"
+        names = [d.name for d in beta.azure_openai.deployments]
+        return None if target in names else f"no beta.azureOpenAI deployment is called '{target}'; deployments: {', '.join(names)}"
+    if kind == "api":
+        provider, _, model = target.partition("/")
+        if provider not in API_PROVIDERS or not model:
+            return f"write api:<provider>/<model> with a provider of {', '.join(API_PROVIDERS)}"
+        if not profile.allows_api_provider(provider):
+            api = API_PROVIDERS[provider]
+            return f"{api.host} processes prompts in {api.geography.upper()}, outside residency profile '{profile.name}'; allowed: {', '.join(profile.allowed_api_providers()) or 'none'}"
+        if provider not in config.poc.api_providers:
+            return f"add '{provider}' to llm-platform:poc.apiProviders (and its API key) to use it as a fallback"
+        return None
+    return "write bedrock:<model>, azure:<deployment> or api:<provider>/<model>"
 
 
 def _check_api_keys(config: PlatformConfig, api_keys: dict[str, str], secret_keys: set[str] | frozenset[str]) -> list[ConfigProblem]:

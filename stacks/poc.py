@@ -84,6 +84,8 @@ def aws_foundation(ctx: StackContext, *, public_subnets: bool) -> AwsFoundation:
             log_retention_days=cfg.poc.app.log_retention_days,
             log_group_name=f"/{ctx.project}/{ctx.stack}/vpc-flow-logs",
             tags=ctx.tags,
+            # Scale: the Kubernetes cloud controller puts internal load balancers (the gateway) here.
+            private_subnet_tags={"kubernetes.io/role/internal-elb": "1"} if cfg.phase is Phase.SCALE else {},
         ),
         opts=ctx.opts,
     )

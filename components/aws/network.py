@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -25,6 +25,8 @@ class NetworkArgs:
     log_retention_days: int
     log_group_name: str
     tags: Mapping[str, str]
+    # e.g. the tag that lets Kubernetes place internal load balancers in the private subnets
+    private_subnet_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 cidr_block=cidr,
                 availability_zone=zone,
-                tags={**tags, "Name": f"{name}-private-{zone}", "tier": "private"},
+                tags={**tags, "Name": f"{name}-private-{zone}", "tier": "private", **args.private_subnet_tags},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child)

@@ -210,21 +210,22 @@ class ApiProvider:
     host: str
     geography: str  # cn | eu | us
     litellm_prefix: str  # LiteLLM provider prefix used by the gateway
+    api_base: str  # OpenAI-compatible (or provider-native) API root
 
 
 # Hosts and processing geographies from each vendor's API documentation.
 API_PROVIDERS: Final[dict[str, ApiProvider]] = {
     p.name: p
     for p in (
-        ApiProvider("openai", "OpenAI", "api.openai.com", "us", "openai"),
-        ApiProvider("openai-eu", "OpenAI (EU data residency)", "eu.api.openai.com", "eu", "openai"),
-        ApiProvider("anthropic", "Anthropic", "api.anthropic.com", "us", "anthropic"),
-        ApiProvider("mistral", "Mistral AI", "api.mistral.ai", "eu", "mistral"),
-        ApiProvider("deepseek", "DeepSeek", "api.deepseek.com", "cn", "deepseek"),
-        ApiProvider("dashscope", "Alibaba Cloud DashScope (Qwen)", "dashscope.aliyuncs.com", "cn", "dashscope"),
-        ApiProvider("qianfan", "Baidu Qianfan (ERNIE)", "qianfan.baidubce.com", "cn", "openai"),
-        ApiProvider("hunyuan", "Tencent Hunyuan", "api.hunyuan.cloud.tencent.com", "cn", "openai"),
-        ApiProvider("volcengine", "Volcengine Ark (Doubao)", "ark.cn-beijing.volces.com", "cn", "volcengine"),
+        ApiProvider("openai", "OpenAI", "api.openai.com", "us", "openai", "https://api.openai.com/v1"),
+        ApiProvider("openai-eu", "OpenAI (EU data residency)", "eu.api.openai.com", "eu", "openai", "https://eu.api.openai.com/v1"),
+        ApiProvider("anthropic", "Anthropic", "api.anthropic.com", "us", "anthropic", "https://api.anthropic.com"),
+        ApiProvider("mistral", "Mistral AI", "api.mistral.ai", "eu", "mistral", "https://api.mistral.ai/v1"),
+        ApiProvider("deepseek", "DeepSeek", "api.deepseek.com", "cn", "deepseek", "https://api.deepseek.com/v1"),
+        ApiProvider("dashscope", "Alibaba Cloud DashScope (Qwen)", "dashscope.aliyuncs.com", "cn", "dashscope", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
+        ApiProvider("qianfan", "Baidu Qianfan (ERNIE)", "qianfan.baidubce.com", "cn", "openai", "https://qianfan.baidubce.com/v2"),
+        ApiProvider("hunyuan", "Tencent Hunyuan", "api.hunyuan.cloud.tencent.com", "cn", "openai", "https://api.hunyuan.cloud.tencent.com/v1"),
+        ApiProvider("volcengine", "Volcengine Ark (Doubao)", "ark.cn-beijing.volces.com", "cn", "volcengine", "https://ark.cn-beijing.volces.com/api/v3"),
     )
 }
 API_HOSTS: Final[dict[str, ApiProvider]] = {p.host: p for p in API_PROVIDERS.values()}

@@ -1,0 +1,250 @@
+"""EKS for self-hosted models: private endpoint by default, secrets envelope-encrypted with the
+platform key, every control-plane log, a system node group and GPU node groups that carry the
+shared GPU taint and label, tag their instances through launch templates and scale between a
+configured minimum (0 allowed) and a required maximum. Workloads get AWS roles through EKS Pod
+Identity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.partition import AwsAccount
+from components.k8s.gpu import GPU
+
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server")
+
+
+@dataclass(frozen=True)
+class NodePool:
+    name: str
+    instance_type: str
+    min_size: int
+    max_size: int
+    disk_size_gb: int
+    gpu: bool
+    spot: bool = False
+
+
+@dataclass
+class EksClusterArgs:
+    account: AwsAccount
+    cluster_name: str
+    kubernetes_version: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    private_endpoint: bool
+    public_access_cidrs: Sequence[str]
+    kms_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    pools: Sequence[NodePool]
+    tags: Mapping[str, str]
+
+
+def _trust(service: str, account: AwsAccount, actions: Sequence[str] = ("sts:AssumeRole",)) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions), "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}}],
+        }
+    )
+
+
+class EksCluster(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    node_groups: list[aws.eks.NodeGroup]
+    addons: dict[str, aws.eks.Addon]
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:aws:EksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        account = args.account
+        managed = f"arn:{account.partition}:iam::aws:policy"
+
+        cluster_role = aws.iam.Role(f"{name}-cluster", description="EKS control plane", assume_role_policy=_trust("eks.amazonaws.com", account, ("sts:AssumeRole", "sts:TagSession")), tags=tags, opts=child)
+        aws.iam.RolePolicyAttachment(f"{name}-cluster-policy", role=cluster_role.name, policy_arn=f"{managed}/AmazonEKSClusterPolicy", opts=child)
+        # The log group EKS writes to, created first so retention and the key are ours.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=list(args.subnet_ids),
+                endpoint_private_access=True,
+                endpoint_public_access=not args.private_endpoint,
+                public_access_cidrs=list(args.public_access_cidrs) if not args.private_endpoint else None,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.kms_key_arn), resources=["secrets"]),
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+
+        node_role = aws.iam.Role(f"{name}-nodes", description="EKS worker nodes", assume_role_policy=_trust("ec2.amazonaws.com", account), tags=tags, opts=child)
+        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"):
+            aws.iam.RolePolicyAttachment(f"{name}-nodes-{policy}", role=node_role.name, policy_arn=f"{managed}/{policy}", opts=child)
+
+        self.node_groups = []
+        for pool in args.pools:
+            template = aws.ec2.LaunchTemplate(
+                f"{name}-{pool.name}",
+                description=f"{args.cluster_name} {pool.name}: encrypted root volume, IMDSv2, cost tags on instances",
+                update_default_version=True,
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+                block_device_mappings=[
+                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name="/dev/xvda",
+                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(volume_size=pool.disk_size_gb, volume_type="gp3", encrypted="true", kms_key_id=args.kms_key_arn, delete_on_termination="true"),
+                    )
+                ],
+                # Node-group tags stop at the node group; these reach the instances and volumes.
+                tag_specifications=[
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, "llm-platform.io/pool": pool.name})
+                    for kind in ("instance", "volume", "network-interface")
+                ],
+                tags=tags,
+                opts=child,
+            )
+            group = aws.eks.NodeGroup(
+                f"{name}-{pool.name}",
+                cluster_name=cluster.name,
+                node_group_name=pool.name,
+                node_role_arn=node_role.arn,
+                subnet_ids=list(args.subnet_ids),
+                instance_types=[pool.instance_type],
+                ami_type="AL2023_x86_64_NVIDIA" if pool.gpu else "AL2023_x86_64_STANDARD",
+                capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=pool.min_size, max_size=pool.max_size, desired_size=pool.min_size),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
+                taints=[aws.eks.NodeGroupTaintArgs(**GPU.eks_taint)] if pool.gpu else None,
+                labels={**(GPU.node_labels if pool.gpu else {}), "llm-platform.io/pool": pool.name},
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                tags=tags,
+                # The cluster autoscaler owns the desired size once the group exists.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scaling_config.desired_size"]),
+            )
+            self.node_groups.append(group)
+
+        self.addons = {}
+        for addon in ADDONS:
+            configuration = json.dumps({"enableNetworkPolicy": "true"}) if addon == "vpc-cni" else None
+            self.addons[addon] = (
+                aws.eks.Addon(
+                    f"{name}-{addon}",
+                    cluster_name=cluster.name,
+                    addon_name=addon,
+                    configuration_values=configuration,
+                    resolve_conflicts_on_create="OVERWRITE",
+                    resolve_conflicts_on_update="OVERWRITE",
+                    tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_groups if addon in ("coredns", "metrics-server") else []),
+                )
+            )
+
+        self._cluster = cluster
+        self._account = account
+        self._tags = tags
+        self.cluster_name = cluster.name
+        self.kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
+            lambda v: json.dumps(eks_kubeconfig(v[0], v[1], v[2], account.region))
+        )
+        self.register_outputs({"cluster_name": cluster.name})
+
+    def workload_role(self, name: str, namespace: str, service_account: str, policies: Mapping[str, pulumi.Input[str]]) -> aws.iam.Role:
+        """An IAM role a Kubernetes service account assumes through EKS Pod Identity."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"EKS pod identity for {namespace}/{service_account}",
+            assume_role_policy=_trust("pods.eks.amazonaws.com", self._account, ("sts:AssumeRole", "sts:TagSession")),
+            tags=self._tags,
+            opts=child,
+        )
+        for policy_name, document in sorted(policies.items()):
+            aws.iam.RolePolicy(f"{name}-{policy_name}", role=role.id, policy=document, opts=child)
+        aws.eks.PodIdentityAssociation(
+            f"{name}-association",
+            cluster_name=self._cluster.name,
+            namespace=namespace,
+            service_account=service_account,
+            role_arn=role.arn,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.addons["eks-pod-identity-agent"]]),
+        )
+        return role
+
+
+def eks_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, object]:
+    """Authenticates with `aws eks get-token` (AWS CLI) as the caller of `pulumi up`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [
+            {
+                "name": cluster_name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+                    }
+                },
+            }
+        ],
+    }
+
+
+def autoscaler_policy(cluster_name: str) -> str:
+    """Cluster Autoscaler (AWS docs): read everywhere; resize only this cluster's groups."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Discover",
+                    "Effect": "Allow",
+                    "Action": [
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "autoscaling:DescribeScalingActivities",
+                        "autoscaling:DescribeTags",
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:GetInstanceTypesFromInstanceRequirements",
+                        "eks:DescribeNodegroup",
+                    ],
+                    # These Describe calls have no resource-level permissions.
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ResizeOwnGroups",
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+                },
+            ],
+        }
+    )

@@ -1,0 +1,128 @@
+"""Cluster add-ons the platform needs: NVIDIA device plugin and DCGM exporter on GPU nodes,
+External Secrets (cloud secret store -> Kubernetes Secrets), and, on EKS, the Cluster Autoscaler.
+Chart versions are pinned."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.k8s.gpu import GPU
+from components.k8s.meta import metadata
+
+CHARTS: Mapping[str, tuple[str, str]] = {
+    # chart -> (repository, version)
+    "nvidia-device-plugin": ("https://nvidia.github.io/k8s-device-plugin", "0.17.1"),
+    "dcgm-exporter": ("https://nvidia.github.io/dcgm-exporter/helm-charts", "3.4.2"),
+    "external-secrets": ("https://charts.external-secrets.io", "2.6.0"),
+    "cluster-autoscaler": ("https://kubernetes.github.io/autoscaler", "9.59.0"),
+}
+ESO_API = "external-secrets.io/v1"
+
+
+def _release(name: str, chart: str, namespace: pulumi.Input[str], values: Mapping[str, Any], opts: pulumi.ResourceOptions, create_namespace: bool = True) -> k8s.helm.v3.Release:
+    repo, version = CHARTS[chart]
+    return k8s.helm.v3.Release(
+        name,
+        name=chart,
+        chart=chart,
+        version=version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+        namespace=namespace,
+        create_namespace=create_namespace,
+        atomic=True,
+        cleanup_on_fail=True,
+        values=dict(values),
+        opts=opts,
+    )
+
+
+class GpuSupport(pulumi.ComponentResource):
+    """Device plugin and DCGM exporter, scheduled onto GPU nodes only (shared taint and label)."""
+
+    def __init__(self, name: str, tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:k8s:GpuSupport", name, None, opts)
+        on_gpu_nodes = {"tolerations": [GPU.toleration], "nodeSelector": GPU.node_selector}
+        child = pulumi.ResourceOptions(parent=self)
+        _release(f"{name}-device-plugin", "nvidia-device-plugin", "kube-system", {**on_gpu_nodes, "gfd": {"enabled": False}}, child, create_namespace=False)
+        namespace = k8s.core.v1.Namespace(f"{name}-monitoring", metadata=metadata("gpu-monitoring", tags), opts=child)
+        _release(f"{name}-dcgm-exporter", "dcgm-exporter", namespace.metadata["name"], {**on_gpu_nodes, "serviceMonitor": {"enabled": False}}, child, create_namespace=False)
+        self.register_outputs({})
+
+
+@dataclass
+class SecretSyncArgs:
+    """Copies cloud secrets into Kubernetes Secrets; nothing secret is written by Pulumi itself."""
+
+    provider_spec: Mapping[str, Any]  # the ClusterSecretStore provider block (aws / azurekv)
+    service_account_annotations: Mapping[str, str]
+    pod_labels: Mapping[str, str]
+    # Kubernetes secret -> (namespace, {key in the Secret: remote secret name})
+    secrets: Mapping[str, tuple[str, Mapping[str, str]]]
+    namespaces: Sequence[pulumi.Resource]
+    tags: Mapping[str, str]
+
+
+class SecretSync(pulumi.ComponentResource):
+    SERVICE_ACCOUNT = "external-secrets"
+    NAMESPACE = "external-secrets"
+
+    def __init__(self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:k8s:SecretSync", name, None, opts)
+        release = _release(
+            f"{name}-operator",
+            "external-secrets",
+            self.NAMESPACE,
+            {
+                "installCRDs": True,
+                "serviceAccount": {"create": True, "name": self.SERVICE_ACCOUNT, "annotations": dict(args.service_account_annotations)},
+                "podLabels": dict(args.pod_labels),
+            },
+            pulumi.ResourceOptions(parent=self),
+        )
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-store",
+            api_version=ESO_API,
+            kind="ClusterSecretStore",
+            metadata=metadata("cloud-secrets", args.tags),
+            spec={"provider": dict(args.provider_spec)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
+        )
+        for secret_name, (namespace, keys) in sorted(args.secrets.items()):
+            k8s.apiextensions.CustomResource(
+                f"{name}-{secret_name}",
+                api_version=ESO_API,
+                kind="ExternalSecret",
+                metadata=metadata(secret_name, args.tags, namespace=namespace),
+                spec={
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": "ClusterSecretStore", "name": "cloud-secrets"},
+                    "target": {"name": secret_name, "creationPolicy": "Owner"},
+                    "data": [{"secretKey": k, "remoteRef": {"key": remote}} for k, remote in sorted(keys.items())],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[store, *args.namespaces]),
+            )
+        self.register_outputs({})
+
+
+def cluster_autoscaler(name: str, cluster_name: pulumi.Input[str], region: str, kubernetes_version: str, service_account: str, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+    """EKS managed node groups tag their Auto Scaling groups for auto-discovery; with
+    eks:DescribeNodegroup the autoscaler scales GPU pools from zero too."""
+    return _release(
+        name,
+        "cluster-autoscaler",
+        "kube-system",
+        {
+            "autoDiscovery": {"clusterName": cluster_name},
+            "awsRegion": region,
+            "rbac": {"serviceAccount": {"create": True, "name": service_account}},
+            "image": {"tag": f"v{kubernetes_version}.0"},
+            "extraArgs": {"balance-similar-node-groups": True, "skip-nodes-with-local-storage": False, "expander": "least-waste"},
+        },
+        opts,
+        create_namespace=False,
+    )

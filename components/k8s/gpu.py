@@ -1,0 +1,102 @@
+"""GPU facts in one place: the taint and label GPU pools carry and GPU workloads tolerate and
+select (so pools and pods can never disagree), and the shape of each GPU instance type.
+
+Shapes (GPUs, vCPUs, memory, GPU memory) from the EC2 accelerated-computing instance page and
+the Azure N-series size pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class GpuScheduling:
+    taint_key: str
+    taint_value: str
+    label_key: str
+    label_value: str
+    resource: str  # extended resource the device plugin advertises
+
+    @property
+    def eks_taint(self) -> dict[str, str]:
+        return {"key": self.taint_key, "value": self.taint_value, "effect": "NO_SCHEDULE"}
+
+    @property
+    def aks_taint(self) -> str:
+        return f"{self.taint_key}={self.taint_value}:NoSchedule"
+
+    @property
+    def node_labels(self) -> dict[str, str]:
+        return {self.label_key: self.label_value}
+
+    @property
+    def toleration(self) -> dict[str, str]:
+        return {"key": self.taint_key, "operator": "Equal", "value": self.taint_value, "effect": "NoSchedule"}
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        return {self.label_key: self.label_value}
+
+
+GPU: Final = GpuScheduling(
+    taint_key="nvidia.com/gpu",
+    taint_value="true",
+    label_key="accelerator",
+    label_value="nvidia",
+    resource="nvidia.com/gpu",
+)
+
+@dataclass(frozen=True)
+class GpuInstance:
+    gpus: int
+    vcpus: int
+    memory_gib: int
+    gpu_memory_gib: int  # per GPU
+
+    def share(self, gpus: int) -> tuple[int, int]:
+        """CPU and memory (GiB) a pod using `gpus` of this instance may request: its GPU share of
+        what is left after the kubelet, system reserve and node daemons (about 80% CPU, 75% memory)."""
+        fraction = gpus / self.gpus
+        return max(1, int(self.vcpus * 0.8 * fraction)), max(4, int(self.memory_gib * 0.75 * fraction))
+
+
+def _sizes(family: str, sizes: dict[str, tuple[int, int, int]], gpu_memory_gib: int) -> dict[str, GpuInstance]:
+    return {f"{family}.{size}": GpuInstance(gpus, vcpus, memory, gpu_memory_gib) for size, (gpus, vcpus, memory) in sizes.items()}
+
+
+_G5_G6 = {"xlarge": (1, 4, 16), "2xlarge": (1, 8, 32), "4xlarge": (1, 16, 64), "8xlarge": (1, 32, 128), "16xlarge": (1, 64, 256), "12xlarge": (4, 48, 192), "24xlarge": (4, 96, 384), "48xlarge": (8, 192, 768)}
+_G6E = {"xlarge": (1, 4, 32), "2xlarge": (1, 8, 64), "4xlarge": (1, 16, 128), "8xlarge": (1, 32, 256), "16xlarge": (1, 64, 512), "12xlarge": (4, 48, 384), "24xlarge": (4, 96, 768), "48xlarge": (8, 192, 1536)}
+
+GPU_INSTANCES: Final[dict[str, GpuInstance]] = {
+    # AWS: NVIDIA A10G (g5), L4 (g6), L40S (g6e), A100 40 GB (p4d), H100 (p5)
+    **_sizes("g5", _G5_G6, 24),
+    **_sizes("g6", _G5_G6, 24),
+    **_sizes("g6e", _G6E, 48),
+    "p4d.24xlarge": GpuInstance(8, 96, 1152, 40),
+    "p5.48xlarge": GpuInstance(8, 192, 2048, 80),
+    # Azure: T4 (NCasT4_v3), A10 (NVadsA10_v5, full-GPU sizes), A100 80 GB (NC A100 v4), A100 40 GB
+    # (ND A100 v4), H100 NVL (NC H100 v5), H100 (ND H100 v5)
+    "Standard_NC4as_T4_v3": GpuInstance(1, 4, 28, 16),
+    "Standard_NC8as_T4_v3": GpuInstance(1, 8, 56, 16),
+    "Standard_NC16as_T4_v3": GpuInstance(1, 16, 110, 16),
+    "Standard_NC64as_T4_v3": GpuInstance(4, 64, 440, 16),
+    "Standard_NV36ads_A10_v5": GpuInstance(1, 36, 440, 24),
+    "Standard_NV72ads_A10_v5": GpuInstance(2, 72, 880, 24),
+    "Standard_NC24ads_A100_v4": GpuInstance(1, 24, 220, 80),
+    "Standard_NC48ads_A100_v4": GpuInstance(2, 48, 440, 80),
+    "Standard_NC96ads_A100_v4": GpuInstance(4, 96, 880, 80),
+    "Standard_ND96asr_v4": GpuInstance(8, 96, 900, 40),
+    "Standard_NC40ads_H100_v5": GpuInstance(1, 40, 320, 94),
+    "Standard_NC80adis_H100_v5": GpuInstance(2, 80, 640, 94),
+    "Standard_ND96isr_H100_v5": GpuInstance(8, 96, 1900, 80),
+}
+
+
+def instance_of(instance_type: str) -> GpuInstance | None:
+    return GPU_INSTANCES.get(instance_type)
+
+
+def is_azure_size(instance_type: str) -> bool:
+    return instance_type.startswith("Standard_")
