@@ -80,7 +80,7 @@ def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = No
                     value = getattr(upstream, key)
                     if value is not None:
                         params[key] = value
-                model_list.append({"model_name": group_name, "litellm_params": params, "model_info": {"id": upstream.id, "tier": upstream.tier}})
+                model_list.append({"model_name": group_name, "litellm_params": params, "model_info": {"id": upstream.id, "platform_tier": upstream.tier}})
         if len(names) > 1:
             fallbacks.append({names[0]: names[1:]})
     config: dict[str, Any] = {

@@ -177,6 +177,13 @@ class OfflineMocks(Mocks):
             outputs["revision"] = 1
         if token == "aws:iam/role:Role":
             outputs["uniqueId"] = "AROA" + h[:17].upper()
+        if token == "aws:bedrock/guardrail:Guardrail":
+            outputs.update(guardrailArn=arn, guardrailId=h[:12], version="DRAFT")
+        if token == "aws:bedrock/guardrailVersion:GuardrailVersion":
+            outputs["version"] = "1"
+        if token == "aws:eks/cluster:Cluster":
+            outputs["endpoint"] = f"https://{h[:32].upper()}.gr7.{region}.eks.amazonaws.com"
+            outputs["certificateAuthority"] = {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm9mZmxpbmUKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="}
         return resource_id, outputs
 
     def _azure(self, args: MockResourceArgs, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -153,13 +153,13 @@ class AksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
             )
             self.pools.append(agent_pool)
-        credentials = azure.containerservice.list_managed_cluster_user_credentials_output(resource_group_name=args.resource_group_name, resource_name=cluster.name)
+        credentials = azure.containerservice.list_managed_cluster_user_credentials_output(resource_group_name=args.resource_group_name, resource_name=cluster.name, format="exec")
         self._cluster = cluster
         self._args = args
         self.cluster_name = cluster.name
         self.oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else "")
-        # Entra ID auth: the kubeconfig calls kubelogin, as the caller of `pulumi up`.
-        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(lambda v: base64.b64decode(v).decode()))
+        # Entra ID auth: the kubeconfig calls kubelogin, as the caller of `pulumi up` (az login).
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(lambda v: azurecli_kubeconfig(base64.b64decode(v).decode())))
         self.register_outputs({"cluster_name": cluster.name})
 
     def federate(self, name: str, identity_name: pulumi.Input[str], namespace: str, service_account: str) -> azure.managedidentity.FederatedIdentityCredential:
@@ -174,3 +174,22 @@ class AksCluster(pulumi.ComponentResource):
             audiences=["api://AzureADTokenExchange"],
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def azurecli_kubeconfig(kubeconfig: str) -> str:
+    """AKS hands out kubeconfigs whose kubelogin step asks for a device-code login, which would
+    hang a non-interactive `pulumi up`; use the Azure CLI session instead."""
+    import yaml
+
+    config = yaml.safe_load(kubeconfig)
+    for user in config.get("users") or []:
+        exec_ = (user.get("user") or {}).get("exec")
+        if not exec_ or exec_.get("command") != "kubelogin":
+            continue
+        args = list(exec_.get("args") or [])
+        if "--login" in args:
+            args[args.index("--login") + 1] = "azurecli"
+        else:
+            args += ["--login", "azurecli"]
+        exec_["args"] = args
+    return yaml.safe_dump(config, sort_keys=False)

@@ -1,0 +1,246 @@
+"""Run the LLM gateway exactly as a stack deploys it, on this machine: the real LiteLLM proxy
+(the pinned PyPI version) started from the config.yaml in the plan's ConfigMap, with the env the
+plan's Deployment sets, against fake OpenAI-compatible upstreams on loopback. Used by the
+gateway integration tests and `scripts/bench_gateway.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from scripts.engine import Plan
+
+MASTER_KEY = "sk-offline-gateway-test"
+
+
+# --------------------------------------------------------------------------- the plan's gateway
+
+
+@dataclass
+class PlannedGateway:
+    config_yaml: str
+    env: dict[str, str]  # plain env of the gateway container, as the Deployment sets it
+    secret_env: list[str]  # env vars the Deployment fills from the gateway Secret
+
+
+def planned_gateway(plan: Plan) -> PlannedGateway:
+    """The gateway ConfigMap's config.yaml and the gateway container's env, from a Scale plan."""
+    config_maps = [r for r in plan.resources if r.type == "kubernetes:core/v1:ConfigMap" and r.inputs["metadata"]["name"] == "litellm-config"]
+    deployments = [r for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment" and r.inputs["metadata"]["name"] == "litellm"]
+    if len(config_maps) != 1 or len(deployments) != 1:
+        raise ValueError(f"expected one gateway ConfigMap and Deployment in stack {plan.stack}")
+    config_yaml = config_maps[0].inputs["data"]["config.yaml"]
+    if not isinstance(config_yaml, str):
+        raise ValueError("the gateway config.yaml is not known at preview")
+    container = deployments[0].inputs["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    secret_env = [e["name"] for e in container["env"] if "valueFrom" in e]
+    return PlannedGateway(config_yaml, env, secret_env)
+
+
+# --------------------------------------------------------------------------- fake upstreams
+
+
+@dataclass
+class FakeUpstream:
+    """An OpenAI-compatible chat-completions server. `mode` is "ok" or "error" (HTTP 500);
+    `stop()` takes it down (new connections are refused, kept-alive ones are dropped without an
+    answer) until `start()`. Every answered request is recorded (path, model, Authorization header)."""
+
+    label: str
+    latency_s: float = 0.0
+    mode: str = "ok"
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    down: bool = False
+
+    def __post_init__(self) -> None:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # /v1/models and health checks
+                self._reply(200, {"object": "list", "data": [{"id": upstream.label, "object": "model"}]})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if upstream.down:
+                    self.close_connection = True  # like a crashed server: no answer
+                    return
+                upstream.requests.append({"path": self.path, "model": body.get("model"), "authorization": self.headers.get("Authorization")})
+                if upstream.mode == "error":
+                    self._reply(500, {"error": {"message": f"{upstream.label} is failing", "type": "server_error"}})
+                    return
+                if upstream.latency_s:
+                    time.sleep(upstream.latency_s)
+                self._reply(
+                    200,
+                    {
+                        "id": "chatcmpl-offline",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model") or upstream.label,
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer from {upstream.label}"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
+                    },
+                )
+
+            def _reply(self, status: int, payload: Mapping[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._handler = Handler
+        self.port = 0
+        self.start()
+
+    def start(self) -> None:
+        """Listen (again, on the same port after `stop()`)."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.down = False
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.down = True
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --------------------------------------------------------------------------- the proxy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def litellm_executable() -> str:
+    candidate = Path(sys.executable).parent / "litellm"
+    found = str(candidate) if candidate.exists() else shutil.which("litellm")
+    if not found:
+        raise FileNotFoundError("the litellm CLI is not installed: pip install -r requirements-dev.txt")
+    return found
+
+
+@dataclass
+class RunningGateway:
+    url: str  # http://127.0.0.1:<port>
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+
+@contextmanager
+def run_gateway(config_yaml: str, env: Mapping[str, str], startup_timeout_s: float = 120.0) -> Iterator[RunningGateway]:
+    """Start `litellm --config` on a free loopback port; stop it (and its children) on exit."""
+    workdir = Path(tempfile.mkdtemp(prefix="litellm-"))
+    config = workdir / "config.yaml"
+    config.write_text(config_yaml)
+    log_path = workdir / "litellm.log"
+    port = free_port()
+    process_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch the price list
+        "LITELLM_TELEMETRY": "False",
+        "NO_DOCS": "True",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [litellm_executable(), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=process_env,
+            cwd=workdir,
+            start_new_session=True,
+        )
+    running = RunningGateway(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_ready(running, startup_timeout_s)
+        yield running
+    finally:
+        _stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_ready(gateway: RunningGateway, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(f"litellm exited with {gateway.process.returncode}:\n{gateway.log()}")
+        try:
+            with urllib.request.urlopen(f"{gateway.url}/health/liveliness", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"litellm did not become ready within {timeout_s:.0f}s:\n{gateway.log()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def chat(base_url: str, model: str, key: str | None, timeout_s: float = 60.0) -> tuple[int, dict[str, Any]]:
+    """POST /v1/chat/completions; returns (status, JSON body)."""
+    request = urllib.request.Request(
+        f"{base_url}/v1/chat/completions",
+        data=json.dumps({"model": model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            return exc.code, {"raw": body.decode(errors="replace")}
+
+
+def answer_of(body: Mapping[str, Any]) -> str:
+    return str(body["choices"][0]["message"]["content"])
