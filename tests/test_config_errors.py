@@ -45,6 +45,19 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("no-nat-without-registry", "beta-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}}, "llm-platform:beta.imageRegistry"),
     ("global-sku-under-eu", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2024-11-20", "sku": "GlobalStandard"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].sku"),
     ("azure-model-not-in-region", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2099-01-01"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].model"),
+    # Scale
+    ("scale-section-in-beta", "scale-aws", {"llm-platform:phase": "beta", "llm-platform:huggingFaceToken": "DELETE"}, "llm-platform:scale"),
+    ("hugging-face-token-in-beta", "beta-aws", {"llm-platform:huggingFaceToken": {"secure": "v1:x"}}, "llm-platform:huggingFaceToken"),
+    ("model-needs-more-gpus-than-instance", "scale-aws", {"llm-platform:scale": {"models": [{"name": "qwen-7b", "huggingFaceId": "Qwen/Qwen2.5-7B-Instruct", "pool": "l4", "gpusPerReplica": 2, "maxReplicas": 2}]}}, "llm-platform:scale.models[0].gpusPerReplica"),
+    ("fallback-outside-profile", "scale-aws", {"llm-platform:scale": {"routes": [{"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["api:deepseek/deepseek-chat"]}]}}, "llm-platform:scale.routes[0].fallbacks[0]"),
+    ("fallback-to-other-cloud", "scale-aws", {"llm-platform:scale": {"routes": [{"name": "chat", "fallbacks": ["azure:gpt-4o"]}]}}, "llm-platform:scale.routes[0].fallbacks[0]"),
+    ("gpu-pool-without-max-size", "scale-aws", {"llm-platform:scale": {"gpuPools": [{"name": "l4", "instanceType": "g6.2xlarge"}]}}, "llm-platform:scale.gpuPools[0].maxSize"),
+    ("unknown-gpu-instance-type", "scale-aws", {"llm-platform:scale": {"gpuPools": [{"name": "l4", "instanceType": "m5.large", "maxSize": 2}]}}, "llm-platform:scale.gpuPools[0].instanceType"),
+    ("azure-size-on-aws", "scale-aws", {"llm-platform:scale": {"gpuPools": [{"name": "l4", "instanceType": "Standard_NC24ads_A100_v4", "maxSize": 2}]}}, "llm-platform:scale.gpuPools[0].instanceType"),
+    ("aks-pool-name-too-long", "scale-azure", {"llm-platform:scale": {"gpuPools": [{"name": "a100-large-pool", "instanceType": "Standard_NC24ads_A100_v4", "maxSize": 2}], "models": [{"name": "qwen-14b", "huggingFaceId": "Qwen/Qwen2.5-14B-Instruct", "pool": "a100-large-pool", "maxReplicas": 2}]}}, "llm-platform:scale.gpuPools[0].name"),
+    ("route-to-unknown-model", "scale-aws", {"llm-platform:scale": {"routes": [{"name": "chat", "selfHosted": ["llama-70b"]}]}}, "llm-platform:scale.routes[0].selfHosted[0]"),
+    ("scale-aws-without-nat", "scale-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}, "llm-platform:beta": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror"}}, "llm-platform:poc.network.natGateways"),
+    ("public-endpoint-without-cidrs", "scale-aws", {"llm-platform:scale": {"privateEndpoint": False}}, "llm-platform:scale.publicAccessCidrs"),
     ("bedrock-on-azure", "beta-azure", {"llm-platform:beta": {"bedrock": {"models": [{"name": "x", "model": "amazon.nova-pro-v1:0"}]}}}, "llm-platform:beta.bedrock"),
 ]
 

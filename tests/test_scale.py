@@ -162,6 +162,7 @@ def test_aks_gpu_pools_have_max_counts_and_the_shared_taint_and_label(plan_of: C
     assert inputs["addonProfiles"]["omsagent"]["enabled"] is True
     (system,) = inputs["agentPoolProfiles"]
     assert system["mode"] == "System" and "accelerator" not in (system.get("nodeLabels") or {})
+    assert not system.get("nodeTaints"), "the gateway and add-ons tolerate no taint: the system pool must take them"
 
 
 def test_gpu_workloads_tolerate_and_select_exactly_the_shared_constant(stack: str, plan_of: Callable[..., Plan]) -> None:

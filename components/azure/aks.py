@@ -89,8 +89,7 @@ class AksCluster(pulumi.ComponentResource):
                     count=system.min_count,
                     os_disk_size_gb=system.disk_size_gb,
                     vnet_subnet_id=args.subnet_id,
-                    # Only system pods on the system pool.
-                    node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+                    # Untainted: the gateway and the add-ons run here; GPU pools are tainted.
                     type="VirtualMachineScaleSets",
                     tags=tags,
                 )
