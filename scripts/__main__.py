@@ -120,6 +120,50 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from scripts.diff import diff_graphs, load_graph, render_markdown, render_text
+
+    diff = diff_graphs(load_graph(args.base), load_graph(args.head), args.base, args.head)
+    if args.json:
+        print(json.dumps(diff.to_json(), indent=2))
+    elif args.markdown:
+        print(render_markdown(diff, args.title), end="")
+    else:
+        print(render_text(diff, color=sys.stdout.isatty()))
+    return EXIT_FAILED if args.fail_on_stateful and diff.flagged else EXIT_OK
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from scripts.bootstrap import BootstrapError, bootstrap_aws, render
+
+    if args.cloud != "aws":
+        raise UsageError(f"bootstrap: cloud '{args.cloud}' is not supported; supported: aws (Azure: use a Storage account with `pulumi login azblob://...`)")
+    try:
+        result = bootstrap_aws(args.region, args.name)
+    except BootstrapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(render(result))
+    return EXIT_OK
+
+
+def cmd_audit_live(args: argparse.Namespace) -> int:
+    from scripts.audit import render
+    from scripts.live_audit import audit_account
+
+    if args.cloud != "aws":
+        raise UsageError(f"audit-live: cloud '{args.cloud}' is not supported; supported: aws")
+    result, skipped = audit_account(args.profile, args.regions)
+    if args.json:
+        print(json.dumps({**result.to_json(), "not_scanned": skipped}, indent=2))
+    else:
+        text = render(result)
+        if skipped:
+            text += f"\nNot scanned (access denied or not offered there): {len(skipped)}\n" + "\n".join(f"    {s}" for s in skipped)
+        print(text)
+    return EXIT_FAILED if result.mandatory else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m scripts", description="llm-platform operator commands (offline unless noted)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -140,12 +184,35 @@ def build_parser() -> argparse.ArgumentParser:
     policy_config.add_argument("profile", nargs="*", help="built-in profile names (default: all)")
     policy_config.add_argument("--write", action="store_true", help="write policies/config/<profile>.json")
     policy_config.set_defaults(func=cmd_policy_config)
+    diff = sub.add_parser("diff", help="compare two recorded graphs (`plan --json`): created, deleted, changed; stateful changes flagged")
+    diff.add_argument("base", help="the graph before the change (BASE.json)")
+    diff.add_argument("head", help="the graph after the change (HEAD.json)")
+    form = diff.add_mutually_exclusive_group()
+    form.add_argument("--markdown", action="store_true", help="Markdown for a job summary or PR comment")
+    form.add_argument("--json", action="store_true", help="JSON for machines")
+    diff.add_argument("--title", help="heading of the Markdown output")
+    diff.add_argument("--fail-on-stateful", action="store_true", help="exit 1 when a stateful resource is deleted or changed")
+    diff.set_defaults(func=cmd_diff)
+    bootstrap = sub.add_parser("bootstrap", help="create a self-managed Pulumi backend (state bucket + KMS key), idempotently [uses AWS]")
+    bootstrap.add_argument("cloud", help="aws")
+    bootstrap.add_argument("--region", required=True, help="region of the bucket and key, e.g. eu-central-1")
+    bootstrap.add_argument("--name", required=True, help="the state bucket's name (globally unique)")
+    bootstrap.set_defaults(func=cmd_bootstrap)
+    live = sub.add_parser("audit-live", help="read-only residency and tag audit of an existing account [uses AWS]")
+    live.add_argument("cloud", help="aws")
+    live.add_argument("--profile", required=True, help="residency profile to audit against (eu, eu-strict, us, cn, global)")
+    live.add_argument("--regions", nargs="+", help="regions to scan (default: every region enabled in the account)")
+    live.add_argument("--json", action="store_true", help="print the result as JSON")
+    live.set_defaults(func=cmd_audit_live)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from scripts.audit import AuditInputError
+    from scripts.bootstrap import BootstrapInputError
+    from scripts.diff import DiffInputError
     from scripts.engine import PlanInputError, ProgramError
+    from scripts.live_audit import LiveAuditInputError
     from stacks.errors import ConfigError
 
     parser = build_parser()
@@ -155,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(parser.format_usage().strip())
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError) as exc:
+    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, DiffInputError, BootstrapInputError, LiveAuditInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

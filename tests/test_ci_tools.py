@@ -1,0 +1,316 @@
+"""CI workflows (actionlint), the plan diff on real recorded graphs, the state bootstrap and the
+live residency audit (both against moto)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from scripts.__main__ import main
+from scripts.engine import Plan
+from scripts.live_audit import ReadOnlyViolation, read_only_guard
+from tests.conftest import ROOT, run_cli
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+REQUIRED = {"cost-center": "ai-platform", "owner": "platform-team@example.com", "phase": "beta", "data-residency": "eu"}
+
+
+def _actionlint() -> str:
+    found = Path(sys.executable).parent / "actionlint"
+    return str(found) if found.exists() else shutil.which("actionlint") or pytest.fail("actionlint is not installed (requirements-dev.txt)")
+
+
+# ------------------------------------------------------------------------------ workflows
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    assert {p.name for p in WORKFLOWS} == {"preview.yml", "deploy.yml", "offline.yml"}
+    result = subprocess.run([_actionlint(), *map(str, WORKFLOWS)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = yaml.safe_load((ROOT / ".github/workflows/preview.yml").read_text())
+    broken["jobs"]["preview"]["steps"][-1]["with"]["policy-packs"] = "policies"  # not an input of pulumi/actions
+    path = tmp_path / "broken.yml"
+    path.write_text(yaml.safe_dump(broken).replace("'on'", "on").replace("true:", "on:"))
+    result = subprocess.run([_actionlint(), str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "policy-packs" in result.stdout
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / ".github/workflows" / name).read_text())
+
+
+def _pulumi_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@")]
+
+
+def test_preview_runs_every_stack_with_the_policy_pack_over_oidc() -> None:
+    workflow = _workflow("preview.yml")
+    job = workflow["jobs"]["preview"]
+    stacks = {i["stack"] for i in job["strategy"]["matrix"]["include"]}
+    assert stacks == {p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")}
+    assert workflow["permissions"]["id-token"] == "write"
+    (step,) = _pulumi_steps(job["steps"])
+    assert step["uses"] == "pulumi/actions@v7"
+    assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True and step["with"]["diff"] is True
+    assert step["with"]["policyPacks"] == "policies"
+    assert step["with"]["policyPackConfigs"] == "policies/config/${{ matrix.profile }}.json"
+    for item in job["strategy"]["matrix"]["include"]:
+        assert (ROOT / "policies/config" / f"{item['profile']}.json").exists()
+    assert "vars." in step["with"]["stack-name"] and "vars." in step["with"]["cloud-url"]
+    assert "matrix.stack" in job["concurrency"]["group"]
+    # No long-lived cloud keys anywhere.
+    text = (ROOT / ".github/workflows/preview.yml").read_text()
+    assert "aws-access-key-id" not in text and "creds:" not in text
+
+
+def test_deploy_goes_poc_then_beta_then_scale_behind_environments() -> None:
+    jobs = _workflow("deploy.yml")["jobs"]
+    assert "needs" not in jobs["poc"] and jobs["beta"]["needs"] == "poc" and jobs["scale"]["needs"] == "beta"
+    for phase, job in jobs.items():
+        assert job["environment"] == "${{ matrix.stack }}"
+        assert job["concurrency"]["cancel-in-progress"] is False
+        assert all(i["stack"].startswith(f"{phase}-") for i in job["strategy"]["matrix"]["include"])
+    action = yaml.safe_load((ROOT / ".github/actions/pulumi-up/action.yml").read_text())
+    (step,) = _pulumi_steps(action["runs"]["steps"])
+    assert step["with"]["command"] == "up" and step["with"]["policyPacks"] == "policies"
+
+
+def test_offline_workflow_needs_no_credentials() -> None:
+    workflow = _workflow("offline.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    steps = workflow["jobs"]["offline"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "make test" in runs and "make plan" in runs and "scripts diff" in runs and "GITHUB_STEP_SUMMARY" in runs
+    assert "secrets." not in (ROOT / ".github/workflows/offline.yml").read_text()
+
+
+# ------------------------------------------------------------------------------ plan diff
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory: pytest.TempPathFactory, plan_of: Callable[..., Plan], make_variant: Callable[..., Path]) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("graphs")
+    plans = {
+        "poc": plan_of("poc-aws", "promoted"),
+        "beta": plan_of("beta-aws", "promoted"),
+        # The same Beta stack switched to Aurora: the OpenSearch collection goes away.
+        "beta-aurora": plan_of(make_variant("beta-aws", "promoted", {"llm-platform:beta": {"vectorStore": {"engine": "aurora-pgvector"}}})),
+    }
+    paths = {}
+    for name, plan in plans.items():
+        paths[name] = out / f"{name}.json"
+        paths[name].write_text(json.dumps(plan.to_json()))
+    return paths
+
+
+def _diff(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("diff", *args)
+
+
+def test_diff_of_poc_to_beta(graphs: dict[str, Path]) -> None:
+    result = _diff(str(graphs["poc"]), str(graphs["beta"]), "--json")
+    assert result.returncode == 0, result.stderr
+    diff = json.loads(result.stdout)
+    by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in diff["resources"]}
+    assert diff["summary"]["delete"] == 0 and diff["summary"]["create"] > 20
+    assert by_name["bedrock-guardrail"]["action"] == "create"
+    database = by_name["app-db-instance"]
+    assert database["action"] == "update" and database["flagged"] and not database["tags_only"]
+    assert {"path": "multiAz", "before": "false", "after": "true"} in database["changes"]
+    assert by_name["platform-key-key"]["flagged"] and by_name["platform-key-key"]["tags_only"]
+    assert not any(r["action"] == "delete" for r in diff["resources"])
+    # Secrets stay masked: the generated and configured secret values never appear.
+    assert "offline-placeholder" not in result.stdout
+
+
+def test_diff_flags_a_deleted_stateful_resource(graphs: dict[str, Path]) -> None:
+    result = _diff(str(graphs["beta"]), str(graphs["beta-aurora"]), "--markdown", "--fail-on-stateful")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    deleted = next(line for line in lines if "vectors-collection" in line)
+    assert deleted.startswith("| 🔴 | delete (vector store)")
+    assert "[!CAUTION]" in result.stdout
+    created = next(line for line in lines if "vectors-cluster" in line)
+    assert "| create |" in created
+    text = _diff(str(graphs["beta"]), str(graphs["beta-aurora"]))
+    assert text.returncode == 0 and "!! - aws:opensearch/serverlessCollection:ServerlessCollection vectors-collection [stateful: vector store]" in text.stdout
+
+
+def test_diff_of_identical_graphs_is_empty(graphs: dict[str, Path]) -> None:
+    result = _diff(str(graphs["beta"]), str(graphs["beta"]), "--json", "--fail-on-stateful")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["summary"] == {"create": 0, "delete": 0, "update": 0, "stateful": 0}
+
+
+@pytest.mark.parametrize(("content", "fragment"), [(None, "cannot read graph"), ("not json", "is not JSON"), ('{"nodes": []}', "not a recorded graph")])
+def test_diff_bad_input_exits_2(content: str | None, fragment: str, tmp_path: Path, graphs: dict[str, Path]) -> None:
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    result = _diff(str(bad), str(graphs["beta"]))
+    assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------ bootstrap (moto)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    with mock_aws():
+        yield
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_bootstrap_creates_a_hardened_backend_then_changes_nothing(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "bootstrap", "aws", "--region", "eu-central-1", "--name", "acme-pulumi-state")
+    assert code == 0 and "created" in out
+    assert "pulumi login 's3://acme-pulumi-state?region=eu-central-1&awssdk=v2'" in out
+    assert "--secrets-provider 'awskms://alias/acme-pulumi-state-pulumi-secrets?region=eu-central-1'" in out
+
+    s3, kms = boto3.client("s3", region_name="eu-central-1"), boto3.client("kms", region_name="eu-central-1")
+    key = kms.describe_key(KeyId="alias/acme-pulumi-state-pulumi-secrets")["KeyMetadata"]
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+    assert s3.get_bucket_location(Bucket="acme-pulumi-state")["LocationConstraint"] == "eu-central-1"
+    assert s3.get_bucket_versioning(Bucket="acme-pulumi-state")["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket="acme-pulumi-state")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}
+    assert all(s3.get_public_access_block(Bucket="acme-pulumi-state")["PublicAccessBlockConfiguration"].values())
+    policy = json.loads(s3.get_bucket_policy(Bucket="acme-pulumi-state")["Policy"])
+    (deny,) = policy["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    code, out, _ = _run(capsys, "bootstrap", "aws", "--region", "eu-central-1", "--name", "acme-pulumi-state")
+    assert code == 0
+    assert "Nothing to change: the backend is already set up." in out
+    assert "created" not in out and "updated" not in out
+    assert len(kms.list_aliases()["Aliases"]) == len({a["AliasName"] for a in kms.list_aliases()["Aliases"]})
+    assert sum(1 for a in kms.list_aliases()["Aliases"] if a["AliasName"].endswith("pulumi-secrets")) == 1
+
+
+def test_bootstrap_repairs_drift(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(capsys, "bootstrap", "aws", "--region", "eu-central-1", "--name", "acme-pulumi-state")
+    boto3.client("s3", region_name="eu-central-1").delete_bucket_policy(Bucket="acme-pulumi-state")
+    code, out, _ = _run(capsys, "bootstrap", "aws", "--region", "eu-central-1", "--name", "acme-pulumi-state")
+    assert code == 0
+    assert [line.split()[-1] for line in out.splitlines() if "TLS-only bucket policy" in line] == ["updated"]
+
+
+def test_bootstrap_refuses_a_bucket_in_another_region(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(capsys, "bootstrap", "aws", "--region", "eu-central-1", "--name", "acme-pulumi-state")
+    code, _, err = _run(capsys, "bootstrap", "aws", "--region", "eu-west-1", "--name", "acme-pulumi-state")
+    assert code == 1 and "already exists in eu-central-1" in err
+    assert boto3.client("kms", region_name="eu-west-1").list_aliases()["Aliases"] == [] or all(
+        not a["AliasName"].endswith("pulumi-secrets") for a in boto3.client("kms", region_name="eu-west-1").list_aliases()["Aliases"]
+    ), "nothing is created when the bucket check fails"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (("bootstrap", "aws", "--region", "eu-central-1", "--name", "Bad_Name"), "not a valid S3 bucket name"),
+        (("bootstrap", "aws", "--region", "europe", "--name", "acme-state"), "not an AWS region name"),
+        (("bootstrap", "azure", "--region", "westeurope", "--name", "acme-state"), "not supported"),
+        (("bootstrap", "aws", "--name", "acme-state"), "--region"),
+        (("audit-live", "aws", "--profile", "mars"), "not a built-in residency profile"),
+        (("audit-live", "aws", "--profile", "eu", "--regions", "frankfurt"), "not an AWS region name"),
+        (("audit-live", "gcp", "--profile", "eu"), "not supported"),
+    ],
+)
+def test_bad_arguments_exit_2(argv: tuple[str, ...], fragment: str, aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and fragment in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ live audit (moto)
+
+SCANNED = ["eu-central-1", "eu-west-1", "us-east-1", "us-west-2"]
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _plant_compliant() -> None:
+    s3 = boto3.client("s3", region_name="eu-central-1")
+    s3.create_bucket(Bucket="acme-eu-files", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    s3.put_bucket_tagging(Bucket="acme-eu-files", Tagging={"TagSet": _tags(REQUIRED)})
+    boto3.client("secretsmanager", region_name="eu-west-1").create_secret(Name="acme/api-key", SecretString="x", Tags=_tags(REQUIRED))
+    kms = boto3.client("kms", region_name="eu-central-1")
+    kms.create_key(Description="platform", Tags=[{"TagKey": k, "TagValue": v} for k, v in REQUIRED.items()])
+    aoss = boto3.client("opensearchserverless", region_name="eu-central-1")
+    aoss.create_security_policy(name="enc", type="encryption", policy=json.dumps({"Rules": [{"ResourceType": "collection", "Resource": ["collection/vectors"]}], "AWSOwnedKey": False, "KmsARN": "arn:aws:kms:eu-central-1:123456789012:key/x"}))
+    aoss.create_collection(name="vectors", type="VECTORSEARCH", tags=[{"key": k, "value": v} for k, v in REQUIRED.items()])
+    boto3.client("bedrock", region_name="eu-central-1").put_model_invocation_logging_configuration(
+        loggingConfig={"s3Config": {"bucketName": "acme-eu-files", "keyPrefix": "bedrock"}, "textDataDeliveryEnabled": True}
+    )
+
+
+def test_live_audit_of_a_compliant_account_passes(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    _plant_compliant()
+    code, out, _ = _run(capsys, "audit-live", "aws", "--profile", "eu", "--regions", *SCANNED, "--json")
+    report = json.loads(out)
+    assert code == 0, out
+    assert report["summary"] == {"resources": 4, "violations": 0, "mandatory": 0, "advisory": 0, "passed": True}
+
+
+def test_live_audit_names_out_of_profile_resources(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    _plant_compliant()
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="acme-us-exports")
+    boto3.client("secretsmanager", region_name="eu-central-1").create_secret(Name="acme/replicated", SecretString="x", Tags=_tags(REQUIRED), AddReplicaRegions=[{"Region": "us-west-2"}])
+    kms = boto3.client("kms", region_name="eu-central-1")
+    key = kms.create_key(MultiRegion=True, Tags=[{"TagKey": k, "TagValue": v} for k, v in REQUIRED.items()])["KeyMetadata"]
+    kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion="us-east-1", Tags=[{"TagKey": k, "TagValue": v} for k, v in REQUIRED.items()])
+    boto3.client("bedrock", region_name="eu-west-1").put_model_invocation_logging_configuration(
+        loggingConfig={"s3Config": {"bucketName": "acme-us-exports", "keyPrefix": "bedrock"}, "textDataDeliveryEnabled": True}
+    )
+    boto3.client("secretsmanager", region_name="eu-central-1").create_secret(Name="acme/untagged", SecretString="x")
+
+    code, out, _ = _run(capsys, "audit-live", "aws", "--profile", "eu", "--regions", *SCANNED)
+    assert code == 1
+    assert "Summary: FAILED" in out
+    code, out, _ = _run(capsys, "audit-live", "aws", "--profile", "eu", "--regions", *SCANNED, "--json")
+    findings = {(v["rule"], v["value"]) for v in json.loads(out)["violations"]}
+    urns = {v["rule"]: [] for v in json.loads(out)["violations"]}
+    for v in json.loads(out)["violations"]:
+        urns[v["rule"]].append(v["urn"])
+    assert ("live-region-outside-profile", "us-east-1") in findings
+    assert "arn:aws:s3:::acme-us-exports" in urns["live-region-outside-profile"]
+    assert ("live-replica-outside-profile", "us-west-2") in findings  # the secret replica
+    assert ("live-replica-outside-profile", "us-east-1") in findings, out  # the key replica
+    assert ("live-bedrock-logging-outside-profile", "acme-us-exports (us-east-1)") in findings
+    assert any("acme/untagged" in u for u in urns["live-required-tags"])
+    assert not any("acme-eu-files" in u for us in urns.values() for u in us), "compliant resources are not reported"
+    # The same account passes under a profile that allows these regions.
+    code, out, _ = _run(capsys, "audit-live", "aws", "--profile", "global", "--regions", *SCANNED, "--json")
+    assert {v["rule"] for v in json.loads(out)["violations"]} == {"live-required-tags"}
+
+
+def test_live_audit_is_read_only() -> None:
+    for operation in ("ListBuckets", "GetBucketLocation", "DescribeKey", "HeadBucket", "GetResources"):
+        read_only_guard(operation)
+    for operation in ("PutBucketPolicy", "DeleteSecret", "CreateKey", "ScheduleKeyDeletion", "TagResource"):
+        with pytest.raises(ReadOnlyViolation):
+            read_only_guard(operation)
