@@ -51,8 +51,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _plan_all(as_json: bool) -> int:
     """Plan and audit every example stack (one policy pack process for all); summary table last."""
     from scripts.audit import PolicyPackProcess, analyze, render, resolve_audit_profile
+    from scripts.cost import estimate, price_book
     from scripts.engine import plan_stack
     from scripts.plan import render_plan, render_table, summary_row
+
+    book = price_book()
 
     rows = []
     failed = False
@@ -70,11 +73,16 @@ def _plan_all(as_json: bool) -> int:
                 print()
             row = summary_row(plan)
             row["audit"] = "passed" if not result.mandatory else f"FAILED ({len(result.mandatory)})"
+            cost = estimate(graph, None, book)
+            currency = cost.budget_currency
+            row["estimate/month"] = f"{cost.total_in_budget_currency(book):,.0f} {currency}" + (" OVER" if cost.over_budget(book) else "")
+            row["budget/month"] = f"{cost.budget_amount:,.0f} {currency}" if cost.budget_amount is not None else "-"
             rows.append(row)
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
-        print(render_table(rows, ["stack", "phase", "cloud", "residency", "regions", "resources", "protected", "audit"]))
+        print(render_table(rows, ["stack", "phase", "cloud", "residency", "regions", "resources", "protected", "audit", "estimate/month", "budget/month"]))
+        print("Estimates: `python -m scripts cost STACK` for the lines, unpriced resources and assumptions.")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -131,6 +139,38 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         print(render_text(diff, color=sys.stdout.isatty()))
     return EXIT_FAILED if args.fail_on_stateful and diff.flagged else EXIT_OK
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from scripts.audit import load_graph
+    from scripts.cost import estimate, price_book, render
+    from scripts.engine import plan_stack
+
+    if args.plan:
+        graph = load_graph(args.plan)
+    elif args.stack:
+        graph = plan_stack(args.stack).to_json()
+    else:
+        raise UsageError("cost: name a STACK or give --plan PLAN.json")
+    book = price_book()
+    result = estimate(graph, args.tokens_per_month, book)
+    print(json.dumps(result.to_json(book), indent=2) if args.json else render(result, book))
+    return EXIT_FAILED if result.over_budget(book) else EXIT_OK
+
+
+def _tokens(text: str) -> float:
+    """1e9, 1000000000, 1B, 500M, 20k."""
+    units = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+    try:
+        if text and text[-1].lower() in units:
+            value = float(text[:-1]) * units[text[-1].lower()]
+        else:
+            value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a token count (e.g. 2000000000, 2e9 or 2B)") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"'{text}' must be zero or more")
+    return value
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -193,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--title", help="heading of the Markdown output")
     diff.add_argument("--fail-on-stateful", action="store_true", help="exit 1 when a stateful resource is deleted or changed")
     diff.set_defaults(func=cmd_diff)
+    cost = sub.add_parser("cost", help="monthly cost estimate of a stack from its offline plan, beside its budget (exit 1 when over)")
+    cost.add_argument("stack", nargs="?", help="stack name or stack config file")
+    cost.add_argument("--plan", help="estimate this recorded graph (the JSON of `plan --json`) instead of planning")
+    cost.add_argument("--tokens-per-month", type=_tokens, help="expected traffic (default: llm-platform:budget.expectedTokensPerMonth, else none); e.g. 2e9 or 2B")
+    cost.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    cost.set_defaults(func=cmd_cost)
     bootstrap = sub.add_parser("bootstrap", help="create a self-managed Pulumi backend (state bucket + KMS key), idempotently [uses AWS]")
     bootstrap.add_argument("cloud", help="aws")
     bootstrap.add_argument("--region", required=True, help="region of the bucket and key, e.g. eu-central-1")
@@ -210,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from scripts.audit import AuditInputError
     from scripts.bootstrap import BootstrapInputError
+    from scripts.cost import CostInputError
     from scripts.diff import DiffInputError
     from scripts.engine import PlanInputError, ProgramError
     from scripts.live_audit import LiveAuditInputError
@@ -222,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(parser.format_usage().strip())
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, DiffInputError, BootstrapInputError, LiveAuditInputError) as exc:
+    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, DiffInputError, BootstrapInputError, LiveAuditInputError, CostInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -109,6 +109,8 @@ class BudgetConfig(_Model):
     # First month the budget counts (YYYY-MM). Azure refuses a start before the current month,
     # so the default is the month of the first deploy; later changes are ignored.
     start_month: str | None = Field(None, alias="startMonth", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    # Expected LLM traffic, for `python -m scripts cost` (tokens per month, input + output).
+    expected_tokens_per_month: int | None = Field(None, alias="expectedTokensPerMonth", ge=0, le=10**13)
 
     @field_validator("thresholds")
     @classmethod
