@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -173,6 +174,49 @@ def _tokens(text: str) -> float:
     return value
 
 
+def cmd_tco(args: argparse.Namespace) -> int:
+    from scripts.cost import price_book
+    from scripts.engine import plan_stack
+    from scripts.tco import plot, render, reproduce_pure_api, scenarios, strategy_for
+
+    if args.ops_usd_per_month < 0:
+        raise UsageError("tco: --ops-usd-per-month must be zero or more")
+    book = price_book()
+    graph = plan_stack(args.stack).to_json()
+    strategy = strategy_for(graph, book, args.ops_usd_per_month)
+    repro = reproduce_pure_api(book)
+    rows = scenarios(strategy, book)
+    inflection = strategy.inflection()
+    path = plot(strategy, inflection, Path(args.plot), [r.tokens_per_month for r in rows]) if args.plot else None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "report_pure_api": {"implied_cny_per_million": repro.implied_cny_per_million, "implied_usd_per_million": repro.implied_usd_per_million, "reproduced": repro.reproduced, "matches": repro.matches},
+                    "scenarios": [vars(r) for r in rows],
+                    "inflection_tokens_per_month": inflection,
+                    "plot": str(path) if path else None,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(render(repro, strategy, rows, inflection, path, args.stack))
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from scripts.score import load, model, render, weighted_totals
+
+    weights, scores = model(load(args.weights) if args.weights else None)
+    totals = weighted_totals(weights, scores)
+    if args.json:
+        print(json.dumps({"weights": {d: float(w) for d, w in weights.items()}, "totals": {s: float(t.quantize(Decimal("0.01"))) for s, t in totals.items()}}, indent=2))
+    else:
+        print(render(weights, scores, totals))
+    return EXIT_OK
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     from scripts.bootstrap import BootstrapError, bootstrap_aws, render
 
@@ -239,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--tokens-per-month", type=_tokens, help="expected traffic (default: llm-platform:budget.expectedTokensPerMonth, else none); e.g. 2e9 or 2B")
     cost.add_argument("--json", action="store_true", help="print the estimate as JSON")
     cost.set_defaults(func=cmd_cost)
+    tco = sub.add_parser("tco", help="the report's three-year TCO next to a recomputation with this project's prices; inflection point; plot")
+    tco.add_argument("--stack", default="scale-aws", help="the Scale stack whose GPU pool and fallbacks to use (default scale-aws)")
+    tco.add_argument("--plot", default="tco.png", help="PNG to write (default tco.png; empty to skip)")
+    tco.add_argument("--ops-usd-per-month", type=float, default=0.0, help="staff cost of running the cluster, added to self-hosting (default 0)")
+    tco.add_argument("--json", action="store_true", help="print the results as JSON")
+    tco.set_defaults(func=cmd_tco)
+    score = sub.add_parser("score", help="the report's weighted scoring model (section 2), with your weights and scores")
+    score.add_argument("--weights", help="YAML/JSON file: `weights` (percent, summing to 100) and optionally `scores`")
+    score.add_argument("--json", action="store_true", help="print the weighted totals as JSON")
+    score.set_defaults(func=cmd_score)
     bootstrap = sub.add_parser("bootstrap", help="create a self-managed Pulumi backend (state bucket + KMS key), idempotently [uses AWS]")
     bootstrap.add_argument("cloud", help="aws")
     bootstrap.add_argument("--region", required=True, help="region of the bucket and key, e.g. eu-central-1")
@@ -260,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scripts.diff import DiffInputError
     from scripts.engine import PlanInputError, ProgramError
     from scripts.live_audit import LiveAuditInputError
+    from scripts.score import ScoreInputError
+    from scripts.tco import TcoInputError
     from stacks.errors import ConfigError
 
     parser = build_parser()
@@ -269,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(parser.format_usage().strip())
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, DiffInputError, BootstrapInputError, LiveAuditInputError, CostInputError) as exc:
+    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, DiffInputError, BootstrapInputError, LiveAuditInputError, CostInputError, ScoreInputError, TcoInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

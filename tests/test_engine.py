@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from policies.llm_guard.location import SECRET_SIG, SIG_KEY, UNKNOWN_SENTINELS
 from scripts.engine import Plan
-from tests.conftest import resources_of, run_cli
+from tests.conftest import ROOT, resources_of, run_cli
 
 
 def test_plan_json_has_the_documented_shape() -> None:
@@ -84,10 +84,17 @@ def test_readable_plan_lists_resources_and_regions() -> None:
 def test_plan_all_prints_a_summary_table() -> None:
     result = run_cli("plan", "--all")
     assert result.returncode == 0, result.stderr
-    table = result.stdout.strip().splitlines()[-8:]
-    assert any(line.startswith("STACK") for line in table)
-    for stack in ("poc-aws", "poc-azure"):
-        assert any(line.startswith(stack) for line in table)
+    lines = result.stdout.strip().splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("STACK"))
+    header, rows = lines[start], [line for line in lines[start + 2 :] if line and not line.startswith("Estimates:")]
+    assert "AUDIT" in header and "ESTIMATE/MONTH" in header and "BUDGET/MONTH" in header
+    stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert sorted(row.split()[0] for row in rows) == stacks
+    for row in rows:
+        assert "passed" in row
+        estimate, budget = row.split("passed", 1)[1].split()[0:2], row.split("passed", 1)[1].split()[2:4]
+        assert estimate[1] == budget[1] and estimate[1] in ("USD", "EUR"), row
+        assert float(estimate[0].replace(",", "")) <= float(budget[0].replace(",", "")), f"example stack over its budget: {row}"
 
 
 def test_schema_checker_catches_wrong_names_and_types() -> None:
