@@ -182,20 +182,9 @@ def _ensure_bucket_settings(s3: Any, result: BootstrapResult, partition: str) ->
 
 
 def tls_only_policy(bucket: str, partition: str) -> dict[str, Any]:
-    arn = f"arn:{partition}:s3:::{bucket}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
+    from components.aws.storage import deny_insecure_transport
+
+    return {"Version": "2012-10-17", "Statement": [deny_insecure_transport(f"arn:{partition}:s3:::{bucket}")]}
 
 
 def render(result: BootstrapResult) -> str:

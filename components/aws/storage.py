@@ -82,17 +82,20 @@ class DataBucket(pulumi.ComponentResource):
         self.register_outputs({"bucket_name": bucket.id, "bucket_arn": bucket.arn})
 
 
+def deny_insecure_transport(arn: str) -> dict[str, object]:
+    """The bucket-policy statement that refuses every request not made over TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def _bucket_policy(arn: str, args: DataBucketArgs) -> dict[str, object]:
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [arn, f"{arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
-    ]
+    statements: list[dict[str, object]] = [deny_insecure_transport(arn)]
     if args.writer_service:
         statements.append(
             {
