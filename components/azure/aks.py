@@ -122,7 +122,10 @@ class AksCluster(pulumi.ComponentResource):
             },
             auto_upgrade_profile=azure.containerservice.ManagedClusterAutoUpgradeProfileArgs(upgrade_channel="patch", node_os_upgrade_channel="NodeImage"),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet_role]),
+            # The cluster reports every pool (and the autoscaler's node counts) in its profiles:
+            # GPU pools are separate AgentPool resources, so only creation takes the system pool
+            # from here (change it later with `az aks nodepool update`).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet_role], ignore_changes=["agentPoolProfiles"]),
         )
         self.pools: list[azure.containerservice.AgentPool] = []
         for pool in args.gpu_pools:
