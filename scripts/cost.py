@@ -339,10 +339,15 @@ def _gpu_nodes(graph: Mapping[str, Any], pool: str, instance_type: str, min_size
 
     scale = _config(graph, "scale") or {}
     shape = instance_of(instance_type)
-    gpus = sum(_num(m.get("gpusPerReplica"), 1) * _num(m.get("minReplicas"), 1) for m in scale.get("models", []) if m.get("pool") == pool)
+    models = [m for m in scale.get("models", []) if m.get("pool") == pool]
+    gpus = sum(_num(m.get("gpusPerReplica"), 1) * _num(m.get("minReplicas"), 1) for m in models)
     needed = math.ceil(gpus / shape.gpus) if shape else min_size
     nodes = min(max(needed, min_size), max_size)
-    est.assumptions.append(f"GPU pool '{pool}': {nodes:g} x {instance_type} for the models' minimum replicas (pool min {min_size:g}, max {max_size:g})")
+    replicas = ", ".join(f"{m['name']} {_num(m.get('minReplicas'), 1):g}-{_num(m.get('maxReplicas'), 1):g} replicas" for m in models) or "no models"
+    est.assumptions.append(
+        f"GPU pool '{pool}': {nodes:g} x {instance_type} for the models' minimum replicas ({replicas}; pool min {min_size:g}, max {max_size:g}); "
+        f"at max size it would cost {max_size:g} x the node line"
+    )
     return nodes
 
 
@@ -447,7 +452,11 @@ def _token_lines(graph: Mapping[str, Any], book: PriceBook, est: Estimate) -> No
         capacity = self_hosted_capacity(graph, book)
         served = min(tokens, capacity)
         remaining = tokens - served
-        est.assumptions.append(f"self-hosted capacity at minimum replicas: {capacity:,.0f} tokens per month; {served:,.0f} served there (no per-token cost)")
+        utilisation = float(book.data["self_hosting"]["utilisation"])
+        est.assumptions.append(
+            f"self-hosted capacity at minimum replicas: {capacity:,.0f} tokens per month (throughput per GPU from prices.yaml at {utilisation:.0%} utilisation); "
+            f"{served:,.0f} served there (no per-token cost)"
+        )
         if not remaining:
             return
     model = reference_model(graph)
