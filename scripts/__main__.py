@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -87,16 +88,22 @@ def _plan_all(as_json: bool) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from scripts.audit import AuditInputError, analyze, load_graph, render, resolve_audit_profile
+def _graph_of(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The recorded graph given with --plan, or the offline plan of STACK."""
+    from scripts.audit import load_graph
     from scripts.engine import plan_stack
 
     if args.plan:
-        graph = load_graph(args.plan)
-    elif args.stack:
-        graph = plan_stack(args.stack).to_json()
-    else:
-        raise UsageError("audit: name a STACK or give --plan PLAN.json")
+        return load_graph(args.plan)
+    if args.stack:
+        return plan_stack(args.stack).to_json()
+    raise UsageError(f"{command}: name a STACK or give --plan PLAN.json")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from scripts.audit import AuditInputError, analyze, render, resolve_audit_profile
+
+    graph = _graph_of(args, "audit")
     profile, custom = resolve_audit_profile(graph, args.profile)
     pack_config = None
     if args.policy_config:
@@ -130,9 +137,10 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from scripts.diff import diff_graphs, load_graph, render_markdown, render_text
+    from scripts.audit import load_graph
+    from scripts.diff import diff_graphs, render_markdown, render_text
 
-    diff = diff_graphs(load_graph(args.base), load_graph(args.head), args.base, args.head)
+    diff = diff_graphs(load_graph(args.base, allow_empty=True), load_graph(args.head, allow_empty=True), args.base, args.head)
     if args.json:
         print(json.dumps(diff.to_json(), indent=2))
     elif args.markdown:
@@ -143,16 +151,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from scripts.audit import load_graph
     from scripts.cost import estimate, price_book, render
-    from scripts.engine import plan_stack
 
-    if args.plan:
-        graph = load_graph(args.plan)
-    elif args.stack:
-        graph = plan_stack(args.stack).to_json()
-    else:
-        raise UsageError("cost: name a STACK or give --plan PLAN.json")
+    graph = _graph_of(args, "cost")
     book = price_book()
     result = estimate(graph, args.tokens_per_month, book)
     print(json.dumps(result.to_json(book), indent=2) if args.json else render(result, book))
@@ -311,7 +312,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scripts.audit import AuditInputError
     from scripts.bootstrap import BootstrapInputError
     from scripts.cost import CostInputError
-    from scripts.diff import DiffInputError
     from scripts.engine import PlanInputError, ProgramError
     from scripts.live_audit import LiveAuditInputError
     from scripts.score import ScoreInputError
@@ -325,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(parser.format_usage().strip())
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, DiffInputError, BootstrapInputError, LiveAuditInputError, CostInputError, ScoreInputError, TcoInputError) as exc:
+    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, BootstrapInputError, LiveAuditInputError, CostInputError, ScoreInputError, TcoInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

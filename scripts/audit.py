@@ -83,23 +83,25 @@ class AuditResult:
 # ------------------------------------------------------------------------------ inputs
 
 
-def load_graph(path: str) -> dict[str, Any]:
+def load_graph(path: str, allow_empty: bool = False) -> dict[str, Any]:
+    """A recorded graph (the JSON of `plan --json`); `allow_empty` for a stack that does not exist
+    yet on one side of a diff."""
     file = Path(path)
     if not file.is_file():
-        raise AuditInputError(f"plan file '{path}' does not exist; write one with `python -m scripts plan STACK --json > {path}`")
+        raise AuditInputError(f"cannot read graph '{path}': it does not exist; write one with `python -m scripts plan STACK --json > {path}`")
     try:
         graph = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditInputError(f"cannot read plan file '{path}': {exc}") from None
     except json.JSONDecodeError as exc:
         raise AuditInputError(f"plan file '{path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return validate_graph(graph, path)
+    return validate_graph(graph, path, allow_empty)
 
 
-def validate_graph(graph: Any, source: str) -> dict[str, Any]:
+def validate_graph(graph: Any, source: str, allow_empty: bool = False) -> dict[str, Any]:
     if not isinstance(graph, dict) or not isinstance(graph.get("resources"), list):
         raise AuditInputError(f"{source} is not a recorded graph: expected an object with a 'resources' list, as `plan --json` prints")
-    if not graph["resources"]:
+    if not graph["resources"] and not allow_empty:
         raise AuditInputError(f"{source} has no resources: nothing to audit")
     for i, res in enumerate(graph["resources"]):
         if not isinstance(res, dict) or not isinstance(res.get("urn"), str) or not isinstance(res.get("type"), str):

@@ -62,11 +62,11 @@ def key_alias(name: str) -> str:
 def bootstrap_aws(region: str, name: str, session: Any = None) -> BootstrapResult:
     """Create or confirm the backend; raises BootstrapError with AWS's reason on failure."""
     import boto3
-    from botocore.exceptions import ClientError, NoCredentialsError
+    from botocore.exceptions import ClientError, NoCredentialsError, ProfileNotFound
 
     validate(region, name)
-    session = session or boto3.session.Session()
     try:
+        session = session or boto3.session.Session()
         kms = session.client("kms", region_name=region)
         s3 = session.client("s3", region_name=region)
         session.client("sts", region_name=region).get_caller_identity()  # fail early without credentials
@@ -86,6 +86,8 @@ def bootstrap_aws(region: str, name: str, session: Any = None) -> BootstrapResul
         return result
     except NoCredentialsError:
         raise BootstrapInputError("no AWS credentials: configure a profile (AWS_PROFILE), SSO session or environment credentials") from None
+    except ProfileNotFound as exc:
+        raise BootstrapInputError(f"{exc}: check AWS_PROFILE") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise BootstrapError(f"{exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}") from None

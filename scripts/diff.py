@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from policies.llm_guard.location import SECRET_SIG, SIG_KEY, is_unknown
+from policies.llm_guard.location import is_secret, is_unknown
 
 # What losing or replacing costs data: type token -> what it holds.
 STATEFUL_TYPES: Mapping[str, str] = {
@@ -45,10 +44,6 @@ STATEFUL_TYPES: Mapping[str, str] = {
     "random:index/randomPassword:RandomPassword": "generated secret",
 }
 _MAX_VALUE = 120
-
-
-class DiffInputError(Exception):
-    """Unreadable or malformed graph file: exit code 2."""
 
 
 @dataclass
@@ -97,24 +92,6 @@ class GraphDiff:
         }
 
 
-# ------------------------------------------------------------------------------ loading
-
-
-def load_graph(path: str) -> dict[str, Any]:
-    try:
-        graph = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DiffInputError(f"cannot read graph '{path}': {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise DiffInputError(f"'{path}' is not JSON ({exc}); write it with `python -m scripts plan STACK --json`") from None
-    if not isinstance(graph, dict) or not isinstance(graph.get("resources"), list):
-        raise DiffInputError(f"'{path}' is not a recorded graph: expected an object with a `resources` list (the JSON of `plan --json`)")
-    for i, res in enumerate(graph["resources"]):
-        if not isinstance(res, dict) or not isinstance(res.get("urn"), str) or not isinstance(res.get("type"), str):
-            raise DiffInputError(f"'{path}': resources[{i}] has no urn/type")
-    return graph
-
-
 # ------------------------------------------------------------------------------ comparing
 
 
@@ -140,13 +117,9 @@ def diff_graphs(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str
     return GraphDiff(base_name, head_name, diffs)
 
 
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
-
-
 def _changes(old: Any, new: Any, path: str) -> Iterator[Change]:
-    if _is_secret(old) or _is_secret(new):
-        if _is_secret(old) != _is_secret(new) or old.get("value") != new.get("value"):
+    if is_secret(old) or is_secret(new):
+        if is_secret(old) != is_secret(new) or old.get("value") != new.get("value"):
             yield Change(path or "(value)", _show(old), _show(new))
         return
     if isinstance(old, dict) and isinstance(new, dict):
@@ -168,7 +141,7 @@ def _changes(old: Any, new: Any, path: str) -> Iterator[Change]:
 
 
 def _show(value: Any) -> str:
-    if _is_secret(value):
+    if is_secret(value):
         return "[secret]"
     if is_unknown(value):
         return "(known after apply)"

@@ -90,23 +90,25 @@ def resolve_profile(name: str) -> Any:
 def audit_account(profile_name: str, regions: Sequence[str] | None = None, session: Any = None, required_tags: Iterable[str] = DEFAULT_REQUIRED_TAGS) -> tuple[AuditResult, list[str]]:
     """The audit result (as `audit` reports it) and what could not be scanned."""
     import boto3
-    from botocore.exceptions import NoCredentialsError
+    from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
     started = time.monotonic()
     profile = resolve_profile(profile_name)
     for region in regions or ():
         if not REGION.match(region):
             raise LiveAuditInputError(f"--regions: '{region}' is not an AWS region name (e.g. eu-central-1)")
-    session = session or boto3.session.Session()
-    _install_guard(session)
     home = sorted(profile.aws_regions)[0] if profile.aws_regions else "us-east-1"
     try:
+        session = session or boto3.session.Session()
+        _install_guard(session)
         account = session.client("sts", region_name=home).get_caller_identity()["Account"]
         if not regions:
             described = session.client("ec2", region_name=home).describe_regions(AllRegions=False)["Regions"]
             regions = sorted(r["RegionName"] for r in described)
     except NoCredentialsError:
         raise LiveAuditInputError("no AWS credentials: configure a profile (AWS_PROFILE), SSO session or environment credentials") from None
+    except ProfileNotFound as exc:
+        raise LiveAuditInputError(f"{exc}: check AWS_PROFILE") from None
     scan = Scan(account, list(regions))
     allowed = set(profile.aws_regions)
 

@@ -205,9 +205,13 @@ def plot(strategy: Strategy, inflection: float | None, path: Path, scenario_toke
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path)
+    except (OSError, ValueError) as exc:  # unwritable path, or a suffix matplotlib cannot write
+        raise TcoInputError(f"cannot write the plot to '{path}': {exc}") from None
+    finally:
+        plt.close(figure)
     return path
 
 

@@ -226,7 +226,8 @@ def _gateway_url(service: Any) -> pulumi.Output[str]:
     def url(status: Any) -> str:
         ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
         if not ingress:
-            raise ValueError("the gateway Service reports no load balancer address")
+            # A user-facing failure, not a program bug: RunError prints without a stack trace.
+            raise pulumi.RunError("the LLM gateway's LoadBalancer Service has no address yet: check `kubectl -n llm-gateway describe service litellm` (subnet tags, quotas), then run `pulumi up` again")
         return f"http://{ingress[0].hostname or ingress[0].ip}:{GATEWAY_PORT}/v1"
 
     return service.status.apply(url)

@@ -149,13 +149,29 @@ def test_diff_flags_a_deleted_stateful_resource(graphs: dict[str, Path]) -> None
     assert text.returncode == 0 and "!! - aws:opensearch/serverlessCollection:ServerlessCollection vectors-collection [stateful: vector store]" in text.stdout
 
 
+def test_diff_shows_changed_secrets_masked(tmp_path: Path) -> None:
+    from policies.llm_guard.location import SECRET_SIG, SIG_KEY
+
+    def graph(value: str) -> dict[str, Any]:
+        secret = {SIG_KEY: SECRET_SIG, "value": value}
+        return {"resources": [{"urn": "urn:pulumi:s::p::aws:secretsmanager/secretVersion:SecretVersion::key", "type": "aws:secretsmanager/secretVersion:SecretVersion", "inputs": {"secretString": secret}}]}
+
+    (tmp_path / "a.json").write_text(json.dumps(graph("sk-old-value-0001")))
+    (tmp_path / "b.json").write_text(json.dumps(graph("sk-new-value-0002")))
+    result = _diff(str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json")
+    assert result.returncode == 0, result.stderr
+    (resource,) = json.loads(result.stdout)["resources"]
+    assert resource["changes"] == [{"path": "secretString", "before": "[secret]", "after": "[secret]"}]
+    assert "sk-old" not in result.stdout and "sk-new" not in result.stdout
+
+
 def test_diff_of_identical_graphs_is_empty(graphs: dict[str, Path]) -> None:
     result = _diff(str(graphs["beta"]), str(graphs["beta"]), "--json", "--fail-on-stateful")
     assert result.returncode == 0
     assert json.loads(result.stdout)["summary"] == {"create": 0, "delete": 0, "update": 0, "stateful": 0}
 
 
-@pytest.mark.parametrize(("content", "fragment"), [(None, "cannot read graph"), ("not json", "is not JSON"), ('{"nodes": []}', "not a recorded graph")])
+@pytest.mark.parametrize(("content", "fragment"), [(None, "cannot read graph"), ("not json", "is not valid JSON"), ('{"nodes": []}', "not a recorded graph")])
 def test_diff_bad_input_exits_2(content: str | None, fragment: str, tmp_path: Path, graphs: dict[str, Path]) -> None:
     bad = tmp_path / "bad.json"
     if content is not None:
@@ -237,9 +253,16 @@ def test_bootstrap_refuses_a_bucket_in_another_region(aws: None, capsys: pytest.
         (("audit-live", "aws", "--profile", "mars"), "not a built-in residency profile"),
         (("audit-live", "aws", "--profile", "eu", "--regions", "frankfurt"), "not an AWS region name"),
         (("audit-live", "gcp", "--profile", "eu"), "not supported"),
+        (("bootstrap", "aws", "--region", "eu-central-1", "--name", "acme-state", "PROFILE=missing"), "could not be found"),
+        (("audit-live", "aws", "--profile", "eu", "PROFILE=missing"), "could not be found"),
     ],
 )
-def test_bad_arguments_exit_2(argv: tuple[str, ...], fragment: str, aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_exit_2(argv: tuple[str, ...], fragment: str, aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if argv[-1].startswith("PROFILE="):
+        (tmp_path / "config").write_text("[default]\nregion = eu-central-1\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+        monkeypatch.setenv("AWS_PROFILE", argv[-1].split("=", 1)[1])
+        argv = argv[:-1]
     code, _, err = _run(capsys, *argv)
     assert code == 2 and fragment in err and "Traceback" not in err
 

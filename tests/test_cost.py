@@ -142,6 +142,13 @@ def test_tco_needs_a_scale_stack() -> None:
     assert result.returncode == 2 and "scale" in result.stderr
 
 
+def test_tco_unwritable_plot_exits_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli("tco", "--plot", str(blocker / "tco.png"))
+    assert result.returncode == 2 and "cannot write the plot" in result.stderr and "Traceback" not in result.stderr
+
+
 # ------------------------------------------------------------------------------ scoring
 
 

@@ -61,15 +61,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
         for finding in rule.check(res, settings):
             report(finding.render(), None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=_ENFORCEMENT[rule.enforcement],
-        config_schema=PolicyConfigSchema(properties=CONFIG_SCHEMA_PROPERTIES),
-        severity=_SEVERITY[rule.severity],
-        remediation_steps=rule.remediation,
-    )
+    return ResourceValidationPolicy(validate=validate, **_metadata(rule))
 
 
 def _stack_policy(rule: Rule) -> StackValidationPolicy:
@@ -95,15 +87,19 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         for finding in rule.check(stack, settings):
             report(finding.render(), finding.urn or None)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=_ENFORCEMENT[rule.enforcement],
-        config_schema=PolicyConfigSchema(properties=CONFIG_SCHEMA_PROPERTIES),
-        severity=_SEVERITY[rule.severity],
-        remediation_steps=rule.remediation,
-    )
+    return StackValidationPolicy(validate=validate, **_metadata(rule))
+
+
+def _metadata(rule: Rule) -> dict[str, Any]:
+    """What both kinds of policy register about a rule."""
+    return {
+        "name": rule.name,
+        "description": rule.description,
+        "enforcement_level": _ENFORCEMENT[rule.enforcement],
+        "config_schema": PolicyConfigSchema(properties=CONFIG_SCHEMA_PROPERTIES),
+        "severity": _SEVERITY[rule.severity],
+        "remediation_steps": rule.remediation,
+    }
 
 
 def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:

@@ -9,13 +9,13 @@ rule fails the stack.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from .graph import decode_json
 from .profiles import ResidencyProfile, UnknownProfileError, resolve_profile
 
 DEFAULT_REQUIRED_TAGS = ("cost-center", "owner", "phase", "data-residency")
@@ -43,12 +43,7 @@ def _stack_config_value(key: str) -> Any:
         value = pulumi.runtime.get_config(key)
     except Exception:  # noqa: BLE001 - no runtime settings: no stack config
         return None
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    return decode_json(value)
 
 
 def stack_config() -> dict[str, Any]:
