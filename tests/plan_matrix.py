@@ -1,0 +1,153 @@
+"""The plans every provider-contract check runs over: the example stacks plus generated variants
+(both apps x both vector stores x each cloud x the eu, us and cn profiles where the phase exists
+there), so a check proves a class of defect absent, not one stack.
+
+Variants are written as stack files under a temporary folder and planned with the real program,
+once per test session. `plan_for(case_id)` returns the cached plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scripts.engine import Plan, plan_stack
+from stacks.config import api_key_config_key
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ("poc-aws", "poc-azure", "beta-aws", "beta-azure", "scale-aws", "scale-azure")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    base: str
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Keys removed from the base config (dotted: "llm-platform:beta.bedrock").
+    drop: tuple[str, ...] = ()
+
+
+def _us_aws(phase_keys: dict[str, Any]) -> dict[str, Any]:
+    return {"aws:region": "us-east-1", "llm-platform:residency": "us", **phase_keys}
+
+
+_US_BEDROCK = {
+    "models": [
+        {"name": "chat", "model": "anthropic.claude-sonnet-4-5-20250929-v1:0"},
+        {"name": "embed", "model": "amazon.titan-embed-text-v2:0"},
+    ]
+}
+
+VARIANTS: tuple[Case, ...] = (
+    # PoC: both apps on both clouds, under eu, us and cn.
+    Case("poc-aws-flowise-us", "poc-aws", _us_aws({
+        "llm-platform:poc": {"app": {"kind": "flowise"}, "apiProviders": ["openai", "anthropic"]},
+    })),
+    Case("poc-aws-dify-cn", "poc-aws", {
+        "aws:region": "cn-northwest-1",
+        "llm-platform:residency": "cn",
+        "llm-platform:budget": {"currency": "CNY"},
+        "llm-platform:poc": {"apiProviders": ["deepseek", "dashscope"]},
+    }),
+    Case("poc-azure-dify-eu", "poc-azure", {"llm-platform:poc": {"app": {"kind": "dify"}}}),
+    Case("poc-azure-flowise-cn", "poc-azure", {
+        "azure-native:location": "chinanorth3",
+        "azure-native:environment": "china",
+        "llm-platform:residency": "cn",
+        "llm-platform:budget": {"currency": "CNY"},
+        "llm-platform:poc": {"apiProviders": ["deepseek"]},
+    }),
+    # Beta: the other vector store and the other app on each cloud, and the us profile.
+    Case("beta-aws-flowise-aurora-us", "beta-aws", _us_aws({
+        "llm-platform:poc": {"app": {"kind": "flowise"}, "apiProviders": ["openai"]},
+        "llm-platform:beta": {"bedrock": _US_BEDROCK, "vectorStore": {"engine": "aurora-pgvector"}},
+    })),
+    Case("beta-aws-dify-aurora-eu", "beta-aws", {
+        "llm-platform:beta": {"vectorStore": {"engine": "aurora-pgvector"}},
+    }),
+    Case("beta-azure-dify-aisearch-eu", "beta-azure", {
+        "llm-platform:poc": {"app": {"kind": "dify"}},
+        "llm-platform:beta": {"vectorStore": {"engine": "ai-search"}},
+    }),
+    Case("beta-azure-flowise-aisearch-us", "beta-azure", {
+        "azure-native:location": "eastus2",
+        "llm-platform:residency": "us",
+        "llm-platform:budget": {"currency": "USD"},
+        "llm-platform:poc": {"apiProviders": ["openai"]},
+        "llm-platform:beta": {"vectorStore": {"engine": "ai-search"}},
+    }, drop=("llm-platform:beta.azureOpenAI.deployments.1",)),
+    # Scale: the other app and vector store on each cloud.
+    Case("scale-aws-flowise-aurora-us", "scale-aws", _us_aws({
+        "llm-platform:poc": {"app": {"kind": "flowise"}, "apiProviders": ["openai"]},
+        "llm-platform:beta": {"bedrock": _US_BEDROCK, "vectorStore": {"engine": "aurora-pgvector"}},
+        "llm-platform:scale": {"routes": [{"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["api:openai/gpt-4o", "bedrock:chat"]}]},
+    })),
+    Case("scale-azure-dify-aisearch-eu", "scale-azure", {
+        "llm-platform:poc": {"app": {"kind": "dify"}},
+        "llm-platform:beta": {"vectorStore": {"engine": "ai-search"}},
+    }),
+)
+
+CASES: dict[str, Case] = {**{name: Case(name, name) for name in EXAMPLES}, **{c.id: c for c in VARIANTS}}
+CASE_IDS: tuple[str, ...] = tuple(CASES)
+AWS_CASES = tuple(i for i in CASE_IDS if "-aws" in i)
+AZURE_CASES = tuple(i for i in CASE_IDS if "-azure" in i)
+SCALE_CASES = tuple(i for i in CASE_IDS if i.startswith("scale-"))
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _drop(config: dict[str, Any], dotted: str) -> None:
+    top, _, rest = dotted.partition(".")
+    node: Any = config[top]
+    parts = rest.split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        del node[int(last)]
+    else:
+        node.pop(last, None)
+
+
+def case_config(case: Case) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{case.base}.yaml").read_text())
+    config = _merge(document["config"], case.overrides)
+    for dotted in case.drop:
+        _drop(config, dotted)
+    # One secret API key per configured provider, as `pulumi config set --secret` would store it.
+    for key in [k for k in config if k.startswith("llm-platform:") and k.endswith("ApiKey")]:
+        del config[key]
+    for provider in config["llm-platform:poc"].get("apiProviders", []):
+        config[f"llm-platform:{api_key_config_key(provider)}"] = {"secure": f"v1:offline-placeholder-{provider}"}
+    return {"config": config}
+
+
+_DIR = Path(tempfile.mkdtemp(prefix="plan-matrix-"))
+_PLANS: dict[str, Plan] = {}
+
+
+def plan_for(case_id: str) -> Plan:
+    """The offline plan of a case, planned once per process."""
+    if case_id not in _PLANS:
+        case = CASES[case_id]
+        if case.id == case.base:
+            _PLANS[case_id] = plan_stack(case.id)
+        else:
+            path = _DIR / f"Pulumi.{case.id}.yaml"
+            path.write_text(yaml.safe_dump(case_config(case), sort_keys=False))
+            _PLANS[case_id] = plan_stack(str(path))
+    return _PLANS[case_id]
