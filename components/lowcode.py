@@ -11,14 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 # Pinned image tags (Docker Hub). Dify's api/web and plugin daemon versions move together; see
 # the Dify docker-compose of the same release. Override per stack with `poc.app.imageTags`.
 DEFAULT_IMAGE_TAGS: Mapping[str, str] = {
+    # Dify 1.14.2's docker-compose: api/web 1.14.2, sandbox 0.2.15, plugin daemon 0.6.1-local,
+    # ubuntu/squid:latest (tests/fixtures/upstream/dify.yaml records the source).
     "dify-api": "1.14.2",
     "dify-web": "1.14.2",
-    "dify-sandbox": "0.2.12",
+    "dify-sandbox": "0.2.15",
     "dify-plugin-daemon": "0.6.1-local",
+    # Upstream compose runs `ubuntu/squid:latest`; pin a digest through `poc.app.imageTags`.
+    "ssrf-proxy": "latest",
     "flowise": "3.1.3",
     "nginx": "1.29.3-alpine",
     # LiteLLM proxy, same release as the pinned PyPI package the gateway tests run
@@ -30,6 +35,7 @@ IMAGE_REPOSITORIES: Mapping[str, str] = {
     "dify-web": "langgenius/dify-web",
     "dify-sandbox": "langgenius/dify-sandbox",
     "dify-plugin-daemon": "langgenius/dify-plugin-daemon",
+    "ssrf-proxy": "ubuntu/squid",
     "flowise": "flowiseai/flowise",
     "nginx": "library/nginx",
     "litellm": "ghcr.io/berriai/litellm",
@@ -54,6 +60,15 @@ class SecretName(StrEnum):
 
 
 @dataclass(frozen=True)
+class PublicUrl:
+    """An env value that is the URL users reach the app at, plus `path`. The stack passes the
+    configured domain when there is one; otherwise the renderer (ALB / Container Apps ingress)
+    fills in its own address, which only exists once the load balancer does."""
+
+    path: str = ""
+
+
+@dataclass(frozen=True)
 class SecretRef:
     secret: str  # a SecretName value, or "api-key:<provider>"
     json_key: str | None = None
@@ -73,6 +88,9 @@ class Container:
     essential: bool = True
     # Paths the container writes that must survive restarts (mounted from the app's file share).
     persistent_paths: tuple[str, ...] = ()
+    # Path patterns the load balancer sends straight to this container (not the service's
+    # ingress container), e.g. Dify's plugin endpoints `/e/*` to the plugin daemon.
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,10 +103,15 @@ class Service:
     routes: tuple[str, ...] = ()
     ingress_container: str | None = None
     min_replicas: int = 1
-    # Size of the whole task / app; container cpu and memory above are soft shares within it.
-    # Fargate pairs: 512 CPU -> 1-4 GB, 1024 -> 2-8 GB, 2048 -> 4-16 GB, 4096 -> 8-30 GB.
+    # Size of the whole task / app: a valid Fargate cpu/memory pair (components/aws/ecs_app.py
+    # FARGATE_TASK_SIZES) that holds the sums of the containers' cpu and memory reservations.
     task_cpu: int = 1024
     task_memory: int = 2048
+
+    def routed_containers(self) -> list[Container]:
+        """The ingress container first, then every container with routes of its own."""
+        ingress = [c for c in self.containers if c.name == self.ingress_container]
+        return ingress + [c for c in self.containers if c.routes and c.name != self.ingress_container]
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,8 @@ class Backends:
     vector_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: vector store credentials
     model_env: Mapping[str, Any] = field(default_factory=dict)  # Beta: managed model settings
     model_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: e.g. the gateway key
+    # How Flowise's Postgres client does TLS on this cloud (see stacks/poc.py for the why).
+    flowise_database_tls_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def image(key: str, overrides: Mapping[str, str], registry: str | None = None) -> str:
@@ -138,6 +163,13 @@ def api_key_env_name(provider: str) -> str:
     return provider.upper().replace("-", "_") + "_API_KEY"
 
 
+def redis_url(scheme: str, password: str, host: str, port: int | str, db: int, query: str = "") -> str:
+    """A Redis URL whose password may hold any character: URL parsers (redis-py, kombu) split
+    on `:`, `@` and `/`, so the password is percent-encoded (RFC 3986 userinfo)."""
+    url = f"{scheme}://:{quote(password, safe='')}@{host}:{port}/{db}"
+    return f"{url}?{query}" if query else url
+
+
 _DB = {
     "DB_USERNAME": SecretRef(SecretName.DATABASE.value, "username"),
     "DB_PASSWORD": SecretRef(SecretName.DATABASE.value, "password"),
@@ -146,18 +178,78 @@ _DB = {
 }
 
 
+# The SSRF proxy's squid.conf: Dify 1.14.2 docker/ssrf_proxy/squid.conf.template rendered with
+# the compose defaults (HTTP_PORT=3128, COREDUMP_DIR=/var/spool/squid). Left out on purpose: the
+# "reverse proxy to sandbox" section (in one task the sandbox already listens on localhost:8194,
+# the port that section would take) and the empty `include /etc/squid/conf.d/*.conf`.
+SSRF_PROXY_PORT = 3128
+SQUID_CONF = f"""acl localnet src 0.0.0.1-0.255.255.255
+acl localnet src 10.0.0.0/8
+acl localnet src 100.64.0.0/10
+acl localnet src 169.254.0.0/16
+acl localnet src 172.16.0.0/12
+acl localnet src 192.168.0.0/16
+acl localnet src fc00::/7
+acl localnet src fe80::/10
+acl SSL_ports port 443
+acl Safe_ports port 80
+acl Safe_ports port 21
+acl Safe_ports port 443
+acl Safe_ports port 70
+acl Safe_ports port 210
+acl Safe_ports port 1025-65535
+acl Safe_ports port 280
+acl Safe_ports port 488
+acl Safe_ports port 591
+acl Safe_ports port 777
+acl CONNECT method CONNECT
+http_access deny !Safe_ports
+http_access deny CONNECT !SSL_ports
+http_access allow localhost manager
+http_access deny manager
+http_access allow localhost
+http_access deny all
+http_port {SSRF_PROXY_PORT}
+coredump_dir /var/spool/squid
+refresh_pattern ^ftp: 1440 20% 10080
+refresh_pattern ^gopher: 1440 0% 1440
+refresh_pattern -i (/cgi-bin/|\\?) 0 0% 0
+refresh_pattern . 0 20% 4320
+"""
+# Upstream's entrypoint, minus the template step: write the config, create the cache, run squid
+# in the foreground (logs to stdout via `-d 1`).
+SQUID_COMMAND = (
+    "/bin/sh",
+    "-c",
+    'printf "%s" "$SQUID_CONF" > /etc/squid/squid.conf && /usr/sbin/squid -Nz -f /etc/squid/squid.conf && exec /usr/sbin/squid -f /etc/squid/squid.conf -NYC -d 1',
+)
+
+
+def _set(env: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings with a value: ECS drops empty environment values from a task definition, so an
+    empty one would show as a change on every `pulumi up`; unset is what Dify reads as empty."""
+    return {k: v for k, v in env.items() if v is not None and v != ""}
+
+
 def dify(backends: Backends) -> AppSpec:
-    url = backends.public_url or ""
-    shared_env = {
+    # With a domain every URL is absolute; without one the browser-facing URLs stay unset (same
+    # origin behind one load balancer) and FILES_URL, which Dify hands to model providers and
+    # plugins, becomes the load balancer's own address.
+    domain = backends.public_url
+    local_proxy = f"http://localhost:{SSRF_PROXY_PORT}"
+    shared_env = _set({
         "LOG_LEVEL": "INFO",
         "DEPLOY_ENV": "PRODUCTION",
-        # Empty URLs mean "same origin as the browser", which is right behind one load balancer.
-        "CONSOLE_WEB_URL": url,
-        "CONSOLE_API_URL": url,
-        "SERVICE_API_URL": url,
-        "APP_WEB_URL": url,
-        "APP_API_URL": url,
-        "FILES_URL": url,
+        "CONSOLE_WEB_URL": domain,
+        "CONSOLE_API_URL": domain,
+        "SERVICE_API_URL": domain,
+        "APP_WEB_URL": domain,
+        "APP_API_URL": domain,
+        "TRIGGER_URL": domain or PublicUrl(),
+        "FILES_URL": domain or PublicUrl(),
+        # The plugin daemon and workers fetch files from the API inside the task.
+        "INTERNAL_FILES_URL": "http://localhost:5001",
+        "ENDPOINT_URL_TEMPLATE": f"{domain}/e/{{hook_id}}" if domain else PublicUrl("/e/{hook_id}"),
         "DB_TYPE": "postgresql",
         "DB_DATABASE": "dify",
         "SQLALCHEMY_POOL_PRE_PING": "True",
@@ -169,10 +261,13 @@ def dify(backends: Backends) -> AppSpec:
         "CODE_EXECUTION_ENDPOINT": "http://localhost:8194",
         "PLUGIN_DAEMON_URL": "http://localhost:5002",
         "MARKETPLACE_ENABLED": "true",
+        # Outbound requests of HTTP nodes and tools go through the SSRF proxy, as in the compose.
+        "SSRF_PROXY_HTTP_URL": local_proxy,
+        "SSRF_PROXY_HTTPS_URL": local_proxy,
         **backends.storage_env,
         **backends.vector_env,
         **backends.model_env,
-    }
+    })
     shared_secrets = {
         **_DB,
         "PGVECTOR_USER": SecretRef(SecretName.DATABASE.value, "username"),
@@ -192,11 +287,14 @@ def dify(backends: Backends) -> AppSpec:
         shared_secrets = {k: v for k, v in shared_secrets.items() if not k.startswith("PGVECTOR_")}
         shared_env.pop("PGVECTOR_DATABASE", None)
     shared_secrets.update(backends.vector_secrets)
+    shared_secrets.update(backends.model_secrets)
+    # cpu/memory are reservations inside the task (Fargate: their sums must fit the task size);
+    # idle containers leave their share to the busy ones.
     api = Container(
         name="api",
         image_key="dify-api",
-        cpu=1024,
-        memory=2048,
+        cpu=768,
+        memory=1536,
         port=5001,
         health_path="/health",
         env={**shared_env, "MODE": "api", "MIGRATION_ENABLED": "true"},
@@ -206,14 +304,14 @@ def dify(backends: Backends) -> AppSpec:
         name="worker",
         image_key="dify-api",
         cpu=512,
-        memory=2048,
+        memory=1536,
         env={**shared_env, "MODE": "worker", "MIGRATION_ENABLED": "false"},
         secrets=shared_secrets,
     )
     beat = Container(
         name="beat",
         image_key="dify-api",
-        cpu=256,
+        cpu=128,
         memory=512,
         env={**shared_env, "MODE": "beat", "MIGRATION_ENABLED": "false"},
         secrets=shared_secrets,
@@ -225,16 +323,36 @@ def dify(backends: Backends) -> AppSpec:
         memory=512,
         port=8194,
         health_path="/health",
-        env={"GIN_MODE": "release", "WORKER_TIMEOUT": "15", "ENABLE_NETWORK": "true", "SANDBOX_PORT": "8194"},
+        env={
+            "GIN_MODE": "release",
+            "WORKER_TIMEOUT": "15",
+            # Code may reach the network, but only through the SSRF proxy (as in the compose).
+            "ENABLE_NETWORK": "true",
+            "HTTP_PROXY": local_proxy,
+            "HTTPS_PROXY": local_proxy,
+            "SANDBOX_PORT": "8194",
+        },
         secrets={"API_KEY": SecretRef(SecretName.SANDBOX_KEY.value)},
+    )
+    ssrf_proxy = Container(
+        name="ssrf-proxy",
+        image_key="ssrf-proxy",
+        cpu=128,
+        memory=256,
+        port=SSRF_PROXY_PORT,
+        env={"SQUID_CONF": SQUID_CONF},
+        command=SQUID_COMMAND,
     )
     plugin_daemon = Container(
         name="plugin-daemon",
         image_key="dify-plugin-daemon",
-        cpu=512,
+        cpu=256,
         memory=1024,
         port=5002,
-        env={
+        # Plugin endpoints (webhooks): Dify's nginx sends /e/ to the daemon.
+        routes=("/e/*",),
+        health_path="/health/check",
+        env=_set({
             "GIN_MODE": "release",
             "SERVER_PORT": "5002",
             "DB_DATABASE": "dify_plugin",
@@ -248,7 +366,7 @@ def dify(backends: Backends) -> AppSpec:
             "FORCE_VERIFYING_SIGNATURE": "true",
             "PLUGIN_MAX_EXECUTION_TIMEOUT": "600",
             **backends.plugin_storage_env,
-        },
+        }),
         secrets={
             **_DB,
             "REDIS_HOST": SecretRef(SecretName.REDIS.value, "host"),
@@ -267,24 +385,26 @@ def dify(backends: Backends) -> AppSpec:
         memory=1024,
         port=3000,
         health_path="/apps",
-        env={
-            "CONSOLE_API_URL": url,
-            "APP_API_URL": url,
+        env=_set({
+            "CONSOLE_API_URL": domain,
+            "APP_API_URL": domain,
             "NEXT_TELEMETRY_DISABLED": "1",
             "MARKETPLACE_API_URL": "https://marketplace.dify.ai",
             "MARKETPLACE_URL": "https://marketplace.dify.ai",
-        },
+        }),
     )
-    # The routes Dify's own nginx sends to the API; everything else goes to the web app.
-    api_routes = ("/console/api/*", "/api/*", "/v1/*", "/files/*", "/mcp/*", "/triggers/*")
+    # The routes Dify's own nginx sends to the API (default.conf.template); everything else goes
+    # to the web app, /e/ to the plugin daemon (above).
+    api_routes = ("/console/api/*", "/api/*", "/v1/*", "/files/*", "/mcp/*", "/triggers/*", "/socket.io/*")
     return AppSpec(
         kind="dify",
         services=(
             Service(
                 "api",
-                (api, worker, beat, sandbox, plugin_daemon),
+                (api, worker, beat, sandbox, ssrf_proxy, plugin_daemon),
                 routes=api_routes,
                 ingress_container="api",
+                # Reservations: cpu 768+512+128+256+128+256 = 2048, memory 5376 MiB of 6144.
                 task_cpu=2048,
                 task_memory=6144,
             ),
@@ -305,11 +425,11 @@ def dify(backends: Backends) -> AppSpec:
 
 
 def flowise(backends: Backends) -> AppSpec:
-    env = {
+    env = _set({
         "PORT": "3000",
         "DATABASE_TYPE": "postgres",
         "DATABASE_NAME": "flowise",
-        "DATABASE_SSL": "true",
+        **backends.flowise_database_tls_env,
         "DISABLE_FLOWISE_TELEMETRY": "true",
         "NUMBER_OF_PROXIES": "1",
         "TRUST_PROXY": "true",
@@ -319,7 +439,7 @@ def flowise(backends: Backends) -> AppSpec:
         **backends.storage_env,
         **backends.model_env,
         **backends.vector_env,
-    }
+    })
     if backends.public_url:
         env["APP_URL"] = backends.public_url
     secrets = {

@@ -16,13 +16,32 @@ def short_hash(*parts: str, length: int = 6) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
+_PREFIX_MAX = 40
+
+
+def stack_prefix(stack: str) -> str:
+    """`llm-<stack>` when that spells the stack exactly; otherwise shortened or cleaned and
+    suffixed with a hash of the exact stack name, so two stacks never share a prefix.
+
+    Pulumi stack names may hold upper case, `_` and `.`, which physical names of many AWS and
+    Azure resources may not; `Beta_AWS` and `beta-aws` (or two long names sharing their first 36
+    characters) would otherwise collide in one account. Names that were already exact keep
+    their prefix, so no existing stack is renamed.
+    """
+    plain = slug(f"llm-{stack}", 10_000)
+    if plain == f"llm-{stack}" and len(plain) <= _PREFIX_MAX:
+        return plain
+    digest = short_hash("stack", stack)
+    return f"{plain[: _PREFIX_MAX - len(digest) - 1].rstrip('-')}-{digest}"
+
+
 class Namer:
     """Names for one stack: `llm-<stack>-<what>`, shortened with a stable hash when too long."""
 
     def __init__(self, project: str, stack: str) -> None:
         self.project = project
         self.stack = stack
-        self.prefix = slug(f"llm-{stack}", 40)
+        self.prefix = stack_prefix(stack)
 
     def name(self, what: str, max_len: int = 63, sep: str = "-") -> str:
         full = f"{self.prefix}{sep}{slug(what)}"

@@ -140,7 +140,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from scripts.audit import load_graph
     from scripts.diff import diff_graphs, render_markdown, render_text
 
-    diff = diff_graphs(load_graph(args.base, allow_empty=True), load_graph(args.head, allow_empty=True), args.base, args.head)
+    diff = diff_graphs(
+        load_graph(args.base, allow_empty=True), load_graph(args.head, allow_empty=True), args.base, args.head, ignore_tags=args.ignore_tags
+    )
     if args.json:
         print(json.dumps(diff.to_json(), indent=2))
     elif args.markdown:
@@ -276,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--markdown", action="store_true", help="Markdown for a job summary or PR comment")
     form.add_argument("--json", action="store_true", help="JSON for machines")
     diff.add_argument("--title", help="heading of the Markdown output")
-    diff.add_argument("--fail-on-stateful", action="store_true", help="exit 1 when a stateful resource is deleted or changed")
+    diff.add_argument("--fail-on-stateful", action="store_true", help="exit 1 when a stateful resource is deleted, replaced or changed beyond its tags")
+    diff.add_argument("--ignore-tags", action="store_true", help="leave out changes of tags (every promotion changes the phase tag)")
     diff.set_defaults(func=cmd_diff)
     cost = sub.add_parser("cost", help="monthly cost estimate of a stack from its offline plan, beside its budget (exit 1 when over)")
     cost.add_argument("stack", nargs="?", help="stack name or stack config file")

@@ -150,6 +150,10 @@ class RecordedResource:
     protect: bool = False
     dependencies: list[str] = field(default_factory=list)
     location: dict[str, Any] = field(default_factory=dict)
+    # Resource options the engine acts on: property paths (wire names) it leaves alone on update,
+    # and how long it waits per operation ({"create": "60m", ...}, empty = provider default).
+    ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,6 +167,8 @@ class RecordedResource:
             "protect": self.protect,
             "dependencies": self.dependencies,
             "location": self.location,
+            "ignoreChanges": self.ignore_changes,
+            "customTimeouts": self.custom_timeouts,
         }
 
 
@@ -212,6 +218,8 @@ def _make_monitor(records: list[RecordedResource], stack_outputs: dict[str, Any]
                         inputs=inputs,
                         protect=bool(request.protect),
                         dependencies=sorted(set(request.dependencies)),
+                        ignore_changes=list(request.ignoreChanges),
+                        custom_timeouts={k: v for k, v in json_format.MessageToDict(request.customTimeouts).items() if v},
                     )
                 )
             return super().RegisterResource(request)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pulumi
@@ -60,7 +61,7 @@ def build_beta_aws(ctx: StackContext) -> BetaAws:
     import pulumi_aws as aws
 
     from components.aws.bedrock import BedrockAccess, BedrockAccessArgs
-    from components.aws.bedrock_catalog import resolve_model
+    from components.aws.bedrock_catalog import lifecycle_warning, resolve_model
     from components.aws.endpoints import VpcEndpoints, VpcEndpointsArgs
     from components.aws.network import plan_subnets
     from components.aws.vector import AuroraVectorStore, AuroraVectorStoreArgs, OpenSearchVectorStore, OpenSearchVectorStoreArgs
@@ -79,6 +80,10 @@ def build_beta_aws(ctx: StackContext) -> BetaAws:
         opts=ctx.opts,
     )
     models = [resolve_model(m.name, m.model, m.routing, cfg.region, cfg.profile, m.in_regions, m.profile_prefixes) for m in beta.bedrock.models]
+    for m in models:
+        notice = lifecycle_warning(m.model_id, date.today())
+        if notice:
+            pulumi.log.warn(f"llm-platform:beta.bedrock model '{m.name}': {notice}")
     bedrock = BedrockAccess(
         "bedrock",
         BedrockAccessArgs(
@@ -201,19 +206,38 @@ class BetaAzure:
 
 
 def beta_azure(ctx: StackContext) -> None:
-    from components.azure.container_apps import container_app_name
+    import pulumi_azure_native as azure
+
+    from components.azure.clouds import ROLE_COGNITIVE_SERVICES_OPENAI_USER
+    from components.azure.container_apps import AppIdentity, container_app_name
+    from components.azure.roles import assign_role
     from components.gateway import MASTER_KEY_ENV, gateway_service, litellm_config, render_config
 
-    cfg = ctx.config
+    cfg, namer = ctx.config, ctx.namer
     beta = build_beta_azure(ctx)
-    # The model gateway: Azure OpenAI takes no keys (local auth off), so LiteLLM calls it with the
-    # app's managed identity and offers the app an OpenAI-compatible endpoint inside the VNet.
+    foundation = beta.foundation
+    # The model gateway: Azure OpenAI takes no keys (local auth off), so LiteLLM calls it with its
+    # own managed identity (the only one allowed to call the deployments) and offers the app an
+    # OpenAI-compatible endpoint inside the VNet.
+    identity = azure.managedidentity.UserAssignedIdentity(
+        "gateway-identity", resource_name_=namer.name("gateway"), resource_group_name=foundation.resource_group.name, location=cfg.region, tags=ctx.tags, opts=ctx.opts
+    )
+    assign_role(
+        "gateway-app-calls-openai",
+        subscription_id=foundation.subscription_id,
+        role_id=ROLE_COGNITIVE_SERVICES_OPENAI_USER,
+        principal_id=identity.principal_id,
+        scope=beta.openai.account_id,
+        parent=beta.openai,
+        description="the model gateway calls the Azure OpenAI deployments",
+    )
     config_yaml = render_config(litellm_config(azure_openai_routes(beta), extra_settings={"enable_azure_ad_token_refresh": True}))
-    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": beta.foundation.app_identity.client_id, **azure_scope_env(cfg.azure_environment)}
+    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id, **azure_scope_env(cfg.azure_environment)}
     gateway = gateway_service(config_yaml, {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}, env=gateway_env)
     gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name)}/v1"
     beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(d.name for d in beta.deployments)})
     beta.app.internal_services = (gateway,)
+    beta.app.internal_identities = {gateway.name: AppIdentity(identity.id, identity.principal_id, identity.client_id)}
     azure_lowcode_app(ctx, beta.foundation, beta.app)
     pulumi.export("gatewayUrl", gateway_url)
 
@@ -246,21 +270,20 @@ def azure_openai_upstream(beta: BetaAzure, deployment: str, upstream_id: str | N
 
 def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) -> BetaAzure:
     """Everything Beta adds on Azure except the model gateway and the app."""
+    import pulumi_azure_native as azure
     import pulumi_random as random
 
     from components.azure.clouds import (
         CLOUDS,
-        ROLE_COGNITIVE_SERVICES_OPENAI_USER,
         ROLE_SEARCH_INDEX_DATA_CONTRIBUTOR,
         ROLE_SEARCH_SERVICE_CONTRIBUTOR,
     )
     from components.azure.container_apps import key_vault_secret_name
     from components.azure.data import FlexiblePostgres, FlexiblePostgresArgs
     from components.azure.openai import AzureOpenAI, AzureOpenAIArgs, SearchService, SearchServiceArgs
-    from components.azure.openai_catalog import resolve_deployment
+    from components.azure.openai_catalog import resolve_deployment, retirement_warning
     from components.azure.roles import assign_role
     from components.naming import short_hash
-    from policies.llm_guard.regions import AZURE_REGION_PAIRS
     from stacks.poc import AZURE_DEFAULT_DB_SKU
 
     cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
@@ -278,6 +301,16 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
     identity = foundation.app_identity
 
     deployments = [resolve_deployment(d.name, d.model, d.version, d.sku, location, cfg.profile, d.regions) for d in beta.azure_openai.deployments]
+    for i, d in enumerate(deployments):
+        notice = retirement_warning(d.model, d.version)
+        if notice:
+            pulumi.log.warn(f"llm-platform:beta.azureOpenAI.deployments[{i}] '{d.name}': {notice}")
+    cmk = beta.azure_openai.customer_managed_key == "enabled"
+    if not cmk:
+        pulumi.log.warn(
+            "llm-platform:beta.azureOpenAI.customerManagedKey is pending: the Azure OpenAI account keeps Microsoft-managed keys "
+            "until its system identity holds the key (this deploy); then set it to enabled and deploy again"
+        )
     # The custom subdomain is global: stable per subscription and stack, never random.
     account_name = f"{namer.prefix}-oai-{short_hash(foundation.subscription_id, ctx.stack)}"[:64]
     openai = AzureOpenAI(
@@ -293,19 +326,12 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
             zone_id=network.zone_ids["account"],
             workspace_id=foundation.workspace.workspace_id,
             openai_domain=names.openai,
-            encryption=foundation.encryption,
+            tenant_id=azure.authorization.get_client_config().tenant_id,
+            key_vault_suffix=names.key_vault,
+            customer_managed_key=cmk,
             tags=ctx.tags,
         ),
         opts=ctx.opts,
-    )
-    assign_role(
-        "app-calls-openai",
-        subscription_id=foundation.subscription_id,
-        role_id=ROLE_COGNITIVE_SERVICES_OPENAI_USER,
-        principal_id=identity.principal_id,
-        scope=openai.account_id,
-        parent=openai,
-        description="the model gateway calls the Azure OpenAI deployments",
     )
 
     vector_env: dict[str, Any] = {}
@@ -327,11 +353,8 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
                 parent=search,
                 description=f"the app manages {what} of the vector index",
             )
-        vector_env = {"AZURE_AI_SEARCH_ENDPOINT": search.service_name.apply(lambda n: f"https://{n}.search.windows.net")}
+        vector_env = {"AZURE_AI_SEARCH_ENDPOINT": search.service_name.apply(lambda n: f"https://{n}.{names.search}")}
     else:
-        pair = AZURE_REGION_PAIRS.get(location)
-        geo = beta.vector_store.geo_redundant_backup
-        geo_enabled = geo == "enabled" or (geo == "auto" and pair is not None and cfg.profile.allows_azure_region(pair))
         vectors = FlexiblePostgres(
             "vector-db",
             FlexiblePostgresArgs(
@@ -343,9 +366,11 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
                 sku_name=cfg.poc.app.database.instance_class or AZURE_DEFAULT_DB_SKU,
                 storage_gb=cfg.poc.app.database.storage_gb,
                 backup_retention_days=cfg.poc.app.database.backup_retention_days,
-                geo_redundant_backup=geo_enabled,
+                # Refused with the CMK (components/azure/checks.py GEO_BACKUP_REFUSAL); `auto` = off.
+                geo_redundant_backup=False,
                 high_availability=bool(cfg.poc.app.database.multi_az),
                 encryption=foundation.encryption,
+                workspace_id=foundation.workspace.workspace_id,
                 tags=ctx.tags,
             ),
             opts=ctx.opts,

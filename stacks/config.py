@@ -267,6 +267,9 @@ class AzureOpenAIDeploymentConfig(_Model):
 class AzureOpenAIConfig(_Model):
     kind: Literal["OpenAI", "AIServices"] = "OpenAI"
     deployments: list[AzureOpenAIDeploymentConfig] = Field(min_length=1, max_length=20)
+    # Azure OpenAI takes a customer-managed key only after the account exists (system-assigned
+    # identity, granted on the key first): `pending` on the first deploy, then `enabled`.
+    customer_managed_key: Literal["pending", "enabled"] = Field("pending", alias="customerManagedKey")
 
     @field_validator("deployments")
     @classmethod
@@ -385,6 +388,15 @@ class ScaleConfig(_Model):
     # EKS endpoint private only / AKS private cluster: `pulumi up` must then run from the network.
     private_endpoint: bool = Field(True, alias="privateEndpoint")
     public_access_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list, alias="publicAccessCidrs")
+    # EKS: networks besides the VPC that reach the private API endpoint on 443 (VPN, a peered CI
+    # runner network); admitted by a security group on the cluster.
+    admin_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list, alias="adminCidrs", max_length=50)
+    # Who administers the cluster besides the identity running `pulumi up` (always admin): IAM
+    # role/user ARNs on EKS, Entra group object ids on AKS.
+    cluster_admins: list[str] = Field(default_factory=list, alias="clusterAdmins", max_length=20)
+    # Read-only identity for `pulumi preview` in CI: an IAM role ARN (EKS) or a service principal
+    # object id (AKS).
+    preview_principal: str | None = Field(None, alias="previewPrincipal")
     system_pool: NodePoolConfig = Field(default_factory=NodePoolConfig, alias="systemPool")
     gpu_pools: list[GpuPoolConfig] = Field(alias="gpuPools", min_length=1, max_length=10)
     models: list[ServedModelConfig] = Field(min_length=1, max_length=20)
@@ -637,6 +649,7 @@ def _check_profile_rules(config: PlatformConfig) -> list[ConfigProblem]:
 
 def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
     from components.aws.bedrock_catalog import ModelChoiceError, resolve_model
+    from components.azure.checks import vector_store_problems
     from components.azure.openai_catalog import DeploymentChoiceError, resolve_deployment
 
     key = f"{NAMESPACE}:beta"
@@ -687,6 +700,7 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
                     resolve_deployment(d.name, d.model, d.version, d.sku, config.region, profile, d.regions)
                 except DeploymentChoiceError as exc:
                     problems.append(ConfigProblem(f"{key}.azureOpenAI.deployments[{i}].{exc.field}", exc.value, str(exc)))
+        problems.extend(ConfigProblem(f"{key}.{suffix}", value, message) for suffix, value, message in vector_store_problems(engine, beta.vector_store.geo_redundant_backup))
     return problems
 
 
@@ -755,6 +769,7 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
             problem = _fallback_problem(ref, config, beta, profile)
             if problem:
                 problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", ref, problem))
+    problems.extend(_check_cluster_access(scale, azure, key))
     if not scale.private_endpoint and not scale.public_access_cidrs:
         what = "EKS endpoint" if not azure else "AKS API server"
         problems.append(ConfigProblem(f"{key}.publicAccessCidrs", [], f"a public {what} needs the CIDRs allowed to reach it (never 0.0.0.0/0 by default)"))
@@ -766,6 +781,31 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
                 "Scale on AWS needs outbound internet for the nodes (model weights from Hugging Face, vLLM and chart images); set 1 (or one per zone)",
             )
         )
+    return problems
+
+
+_IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+_ENTRA_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _check_cluster_access(scale: ScaleConfig, azure: bool, key: str) -> list[ConfigProblem]:
+    problems = []
+    if azure and scale.admin_cidrs:
+        problems.append(ConfigProblem(f"{key}.adminCidrs", [str(c) for c in scale.admin_cidrs], "applies to EKS only; an AKS private API server is reached through the VNet (peer or VPN into it)"))
+    for i, cidr in enumerate(scale.admin_cidrs):
+        if cidr.prefixlen < 8:
+            problems.append(ConfigProblem(f"{key}.adminCidrs[{i}]", str(cidr), "is too wide for API server access; name the VPN or runner networks (a /8 or narrower)"))
+    pattern, what = (_ENTRA_OBJECT_ID, "an Entra object id (GUID)") if azure else (_IAM_PRINCIPAL_ARN, "an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)")
+    for i, principal in enumerate(scale.cluster_admins):
+        if not pattern.fullmatch(principal):
+            problems.append(ConfigProblem(f"{key}.clusterAdmins[{i}]", principal, f"must be {what}{'; AKS admins are Entra groups' if azure else ''}"))
+    if len(set(scale.cluster_admins)) != len(scale.cluster_admins):
+        problems.append(ConfigProblem(f"{key}.clusterAdmins", scale.cluster_admins, "lists a principal twice"))
+    if scale.preview_principal is not None:
+        if not pattern.fullmatch(scale.preview_principal):
+            problems.append(ConfigProblem(f"{key}.previewPrincipal", scale.preview_principal, f"must be {what}"))
+        elif scale.preview_principal in scale.cluster_admins:
+            problems.append(ConfigProblem(f"{key}.previewPrincipal", scale.preview_principal, "is also in clusterAdmins; the preview identity should only read"))
     return problems
 
 

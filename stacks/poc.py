@@ -36,8 +36,12 @@ class AppExtension:
     # AWS: extra task-role policies (name -> JSON); Azure: extra role assignments are made by the phase.
     task_policies: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     image_registry: str | None = None
-    # Azure: services reachable only inside the app environment (e.g. the model gateway).
+    # Azure: services reachable only inside the app environment (e.g. the model gateway), and the
+    # identity each runs as (service name -> components.azure.container_apps.AppIdentity).
     internal_services: tuple[Service, ...] = ()
+    internal_identities: dict[str, Any] = field(default_factory=dict)
+    # AWS: ports the app tasks call inside the VPC besides its data stores (port -> what).
+    vpc_egress_ports: dict[int, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------- AWS
@@ -65,8 +69,14 @@ def aws_foundation(ctx: StackContext, *, public_subnets: bool) -> AwsFoundation:
         EncryptionKeyArgs(
             account=account,
             description=f"{namer.prefix}: secrets, databases, logs and buckets of the LLM platform",
+            # Aliases are unique per account and region; only the alias carries the stack name,
+            # the key itself (logical name platform-key) is never renamed.
+            alias_name=namer.name("platform-key", max_len=250),
             tags=ctx.tags,
             service_principals=["logs", "bedrock"],
+            # Scale's EKS node groups launch through EC2 Auto Scaling with root volumes encrypted by
+            # this key; promotion from Beta only updates the key policy.
+            ebs_for_autoscaling=cfg.phase is Phase.SCALE,
         ),
         opts=ctx.opts,
     )
@@ -185,6 +195,13 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
         vector_secrets=ext.vector_secrets,
         model_env=ext.model_env,
         model_secrets=ext.model_secrets,
+        # RDS certificates chain to the Amazon RDS CA, which is not in Node's trust store, so
+        # Flowise's `DATABASE_SSL=true` (TypeORM `ssl: true`) fails the handshake. With
+        # DATABASE_SSL unset, node-postgres reads PGSSLMODE: `no-verify` encrypts without
+        # checking the chain (what rds.force_ssl needs; same as Dify's psycopg sslmode).
+        # Flowise 3.1.3 packages/server/src/DataSource.ts getDatabaseSSLFromEnv; pg 8.11
+        # connection-parameters.js readSSLConfigFromEnvironment.
+        flowise_database_tls_env={"PGSSLMODE": "no-verify"},
     )
     spec: AppSpec = build_app_spec(app.kind.value, backends)
 
@@ -254,6 +271,8 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             bucket_arn=bucket.bucket_arn,
             task_policies=ext.task_policies,
             parameter_arns=ext.extra_parameters,
+            vpc_egress_ports=ext.vpc_egress_ports,
+            parameter_path_prefix=f"/{ctx.project}/{ctx.stack}/app",
         ),
         opts=ctx.opts,
     )
@@ -291,7 +310,7 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
     import pulumi_azure_native as azure
 
     from components.azure.budget import ResourceGroupBudget, ResourceGroupBudgetArgs
-    from components.azure.clouds import CLOUDS, ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER, ROLE_KEY_VAULT_SECRETS_USER
+    from components.azure.clouds import CLOUDS, ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER
     from components.azure.data import EncryptionIdentity
     from components.azure.keyvault import SecretVault, SecretVaultArgs
     from components.azure.monitoring import LogWorkspace, LogWorkspaceArgs
@@ -338,6 +357,8 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
             azure_cloud=cfg.azure_environment,
             endpoints_subnet_id=network.endpoints_subnet_id,
             vault_zone_id=network.zone_ids["vault"],
+            workspace_id=workspace.workspace_id,
+            subscription_id=client.subscription_id,
             tags=ctx.tags,
         ),
         opts=ctx.opts,
@@ -348,15 +369,7 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
     data_identity = azure.managedidentity.UserAssignedIdentity(
         "data-identity", resource_name_=namer.name("data-encryption"), resource_group_name=rg_name, location=location, tags=ctx.tags, opts=ctx.opts
     )
-    assign_role(
-        "app-reads-secrets",
-        subscription_id=client.subscription_id,
-        role_id=ROLE_KEY_VAULT_SECRETS_USER,
-        principal_id=app_identity.principal_id,
-        scope=vault.vault_id,
-        parent=vault,
-        description="the app reads its Key Vault references",
-    )
+    # The app identity reads only the secrets its containers reference (ContainerApps grants them).
     key_role = assign_role(
         "data-uses-key",
         subscription_id=client.subscription_id,
@@ -370,6 +383,7 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
         identity_id=data_identity.id,
         key_vault_uri=vault.vault_uri,
         key_name=vault.key_name,
+        key_uri=vault.key_uri,
         key_uri_with_version=vault.key_uri_with_version,
         identity_client_id=data_identity.client_id,
         key_access=[key_role],
@@ -398,7 +412,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
     import pulumi_random as random
 
     from components.azure.clouds import CLOUDS, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
-    from components.azure.container_apps import AppFileShare, ContainerApps, ContainerAppsArgs, key_vault_secret_name
+    from components.azure.container_apps import AppFileShare, AppIdentity, ContainerApps, ContainerAppsArgs, key_vault_secret_name
     from components.azure.data import (
         AppStorage,
         AppStorageArgs,
@@ -408,7 +422,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         ManagedRedisArgs,
     )
     from components.azure.roles import assign_role
-    from components.lowcode import SecretRef
+    from components.lowcode import SecretRef, redis_url
 
     cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
     names = CLOUDS[cfg.azure_environment]
@@ -428,6 +442,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             encryption=foundation.encryption,
             containers=["dify", "dify-plugins"] if dify else [],
             file_shares=[] if dify else ["flowise"],
+            workspace_id=foundation.workspace.workspace_id,
             tags=ctx.tags,
         ),
         opts=ctx.opts,
@@ -469,7 +484,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
     else:
         storage_env = {"STORAGE_TYPE": "local", "BLOB_STORAGE_PATH": "/root/.flowise/storage"}
         key_url = vault.secret("storage-account-key", storage.primary_key, protect=False)
-        file_share = AppFileShare(account_name=storage.account_name, share_name="flowise", key_secret_url=key_url)
+        file_share = AppFileShare(account_name=storage.account_name, share_name="flowise", key_secret_name="storage-account-key", key_secret_url=key_url)
 
     backends = Backends(
         storage_env=storage_env,
@@ -481,6 +496,8 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         vector_secrets=ext.vector_secrets,
         model_env=ext.model_env,
         model_secrets=ext.model_secrets,
+        # Flexible Server certificates chain to DigiCert / Microsoft roots in Node's trust store.
+        flowise_database_tls_env={"DATABASE_SSL": "true"},
     )
     spec = build_app_spec(app.kind.value, backends)
 
@@ -498,6 +515,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             geo_redundant_backup=False,
             high_availability=bool(app.database.multi_az),
             encryption=foundation.encryption,
+            workspace_id=foundation.workspace.workspace_id,
             tags=ctx.tags,
         ),
         opts=ctx.opts,
@@ -515,6 +533,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
                 endpoints_subnet_id=network.endpoints_subnet_id,
                 zone_id=network.zone_ids["redisEnterprise"],
                 encryption=foundation.encryption,
+                workspace_id=foundation.workspace.workspace_id,
                 tags=ctx.tags,
             ),
             opts=ctx.opts,
@@ -524,7 +543,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             "port": "10000",
             "password": redis.access_key,
             # Azure Managed Redis serves database 0 only.
-            "broker_url": pulumi.Output.all(redis.host, redis.access_key).apply(lambda v: f"rediss://:{v[1]}@{v[0]}:10000/0?ssl_cert_reqs=required"),
+            "broker_url": pulumi.Output.all(redis.host, redis.access_key).apply(lambda v: redis_url("rediss", v[1], v[0], 10000, 0, "ssl_cert_reqs=required")),
         }
         for field_name, value in redis_fields.items():
             ref = SecretRef(SecretName.REDIS.value, field_name)
@@ -551,7 +570,8 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             app_name_prefix=namer.prefix,
             apps_subnet_id=network.apps_subnet_id,
             workspace_id=foundation.workspace.workspace_id,
-            identity_id=foundation.app_identity.id,
+            vault=vault,
+            app_identity=AppIdentity(foundation.app_identity.id, foundation.app_identity.principal_id, foundation.app_identity.client_id),
             secret_urls=urls,
             allowed_cidrs=[str(c) for c in app.allowed_cidrs],
             internal=not ext.internet_facing,
@@ -560,6 +580,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             image_registry=ext.image_registry,
             file_share=file_share,
             internal_services=ext.internal_services,
+            internal_identities=ext.internal_identities,
         ),
         opts=ctx.opts,
     )

@@ -23,6 +23,12 @@ from stacks.context import StackContext
 SYSTEM_POOL = "system"
 DEFAULT_SYSTEM_INSTANCE = {"aws": "m6i.xlarge", "azure": "Standard_D4s_v5"}
 SYSTEM_DISK_GB = 100
+# Pod Security admission per namespace: the gateway (non-root LiteLLM image) meets `restricted`;
+# the vLLM image runs as root, so its namespace enforces `baseline` and reports `restricted` findings.
+POD_SECURITY: dict[str, dict[str, str]] = {
+    "llm-gateway": {"pod-security.kubernetes.io/enforce": "restricted"},
+    "llm-models": {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"},
+}
 
 
 def _env_name(text: str) -> str:
@@ -153,11 +159,8 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
     assert scale is not None
     tags = ctx.tags
     opts = pulumi.ResourceOptions(providers=[cluster.provider])
-    # Pod Security admission: vLLM and LiteLLM images run as root, so `baseline` is enforced and
-    # `restricted` findings are reported as warnings.
-    security = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"}
     namespaces = {
-        ns: k8s.core.v1.Namespace(f"namespace-{ns}", metadata=metadata(ns, tags, labels=security), opts=opts) for ns in (MODELS_NAMESPACE, GATEWAY_NAMESPACE)
+        ns: k8s.core.v1.Namespace(f"namespace-{ns}", metadata=metadata(ns, tags, labels=POD_SECURITY[ns]), opts=opts) for ns in (MODELS_NAMESPACE, GATEWAY_NAMESPACE)
     }
     GpuSupport("gpu-support", tags, opts=opts)
     synced: dict[str, tuple[str, Mapping[str, pulumi.Input[str]]]] = {GATEWAY_SECRET: (GATEWAY_NAMESPACE, dict(cluster.gateway_secrets))}
@@ -179,6 +182,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
     pools = {p.name: p for p in scale.gpu_pools}
     for model in scale.models:
         shape = GPU_INSTANCES[pools[model.pool].instance_type]
+        at_max = sum(m.max_replicas * m.gpus_per_replica for m in scale.models if m.pool == model.pool)
         cpu, memory = shape.share(model.gpus_per_replica)
         ModelServer(
             f"model-{model.name}",
@@ -195,6 +199,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
                 memory_gib=memory,
                 namespace=models_ns,
                 tags=tags,
+                surge_fits=at_max + model.gpus_per_replica <= pools[model.pool].max_size * shape.gpus,
             ),
             opts=opts,
         )
@@ -204,6 +209,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
         GatewayArgs(
             config_yaml=cluster.gateway_config,
             replicas=scale.gateway.replicas,
+            request_timeout_seconds=scale.gateway.timeout_seconds,
             namespace=namespaces[GATEWAY_NAMESPACE].metadata["name"],
             secret_env=sorted(cluster.gateway_secrets),
             env=cluster.gateway_plan.env,
@@ -249,10 +255,12 @@ def _system_pool_instance(cfg: PlatformConfig) -> str:
 
 
 def scale_aws(ctx: StackContext) -> None:
+    import pulumi_aws as aws
     import pulumi_kubernetes as k8s
 
     from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy
     from components.aws.secrets import StoredSecret, StoredSecretArgs
+    from components.gateway import GATEWAY_PORT
     from components.k8s.addons import SecretSync, cluster_autoscaler
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
     from stacks.beta import build_beta_aws
@@ -274,13 +282,17 @@ def scale_aws(ctx: StackContext) -> None:
             account=account,
             cluster_name=cluster_name,
             kubernetes_version=scale.kubernetes_version,
+            vpc_id=foundation.network.vpc_id,
             subnet_ids=foundation.network.private_subnet_ids,
+            api_cidrs=[foundation.network.vpc_cidr, *(str(c) for c in scale.admin_cidrs)],
             private_endpoint=scale.private_endpoint,
             public_access_cidrs=[str(c) for c in scale.public_access_cidrs],
             kms_key_arn=key_arn,
             log_retention_days=cfg.poc.app.log_retention_days,
             pools=pools,
             tags=ctx.tags,
+            cluster_admins=scale.cluster_admins,
+            preview_principal=scale.preview_principal,
         ),
         opts=ctx.opts,
     )
@@ -336,11 +348,15 @@ def scale_aws(ctx: StackContext) -> None:
     cluster.workload_role("secret-sync", SecretSync.NAMESPACE, SecretSync.SERVICE_ACCOUNT, {"read-platform-secrets": read_policy})
     gateway_policies: dict[str, pulumi.Input[str]] = {}
     if plan.uses_bedrock:
-        gateway_policies = {"bedrock-models": beta.bedrock.models_policy, "bedrock-profiles": beta.bedrock.profiles_policy}
+        gateway_policies = {
+            "bedrock-models": beta.bedrock.models_policy,
+            # Also grants kms:Decrypt (via Bedrock) on the key that encrypts the guardrail.
+            "bedrock-profiles": beta.bedrock.profiles_policy,
+        }
     if gateway_policies:
         cluster.workload_role("gateway", GATEWAY_NAMESPACE, LlmGateway.SERVICE_ACCOUNT, gateway_policies)
     autoscaler_sa = "cluster-autoscaler"
-    autoscaler_role = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name)})
+    autoscaler_role = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name, account)})
 
     provider = k8s.Provider(
         "eks",
@@ -373,9 +389,24 @@ def scale_aws(ctx: StackContext) -> None:
     )
     gateway_url = _gateway_url(gateway.service)
     app = beta.app
-    app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in scale.routes)})
+    # The gateway's address exists once its internal NLB does: the app reads it from an SSM
+    # parameter (by ARN), so its task definition is complete at preview and not re-rendered.
+    gateway_url_parameter = aws.ssm.Parameter(
+        "gateway-url",
+        name=f"/{ctx.project}/{ctx.stack}/app/gateway-url",
+        type="String",
+        description="Base URL of the LLM gateway (internal NLB) the app calls",
+        value=gateway_url,
+        tags=ctx.tags,
+        opts=ctx.opts,
+    )
+    app.extra_parameters["gateway-url"] = gateway_url_parameter.arn
+    app.model_secrets["LLM_GATEWAY_URL"] = SecretRef("gateway-url")
+    app.model_env["LLM_GATEWAY_MODELS"] = ",".join(r.name for r in scale.routes)
     app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(SecretName.GATEWAY_KEY.value)
     app.extra_secrets[SecretName.GATEWAY_KEY.value] = gateway_key.arn
+    # The NLB sits in the private subnets: the app's tasks may call its port inside the VPC.
+    app.vpc_egress_ports[GATEWAY_PORT] = "LLM gateway (internal NLB)"
     aws_lowcode_app(ctx, foundation, app)
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("gatewayUrl", gateway_url)
@@ -442,6 +473,9 @@ def scale_azure(ctx: StackContext) -> None:
             system_pool=AgentPoolSpec(SYSTEM_POOL, _system_pool_instance(cfg), scale.system_pool.min_size, scale.system_pool.max_size, SYSTEM_DISK_GB),
             gpu_pools=[AgentPoolSpec(p.name, p.instance_type, p.min_size, p.max_size, p.disk_size_gb) for p in scale.gpu_pools],
             tags=ctx.tags,
+            deployer_object_id=client.object_id,
+            admin_group_ids=scale.cluster_admins,
+            preview_principal_id=scale.preview_principal,
         ),
         opts=ctx.opts,
     )
@@ -485,7 +519,8 @@ def scale_azure(ctx: StackContext) -> None:
     gateway_secrets: dict[str, pulumi.Input[str]] = {MASTER_KEY_ENV: SecretName.GATEWAY_KEY.value}
     gateway_secrets.update({api_key_env(p): f"api-key-{p}" for p in plan.api_providers})
 
-    provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(depends_on=list(cluster.pools)))
+    # Kubernetes calls need the pools (for workloads) and the deployer's RBAC grant (or get 403).
+    provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(depends_on=[*cluster.pools, *cluster.access]))
     workload_identity = {"azure.workload.identity/use": "true"}
     gateway = deploy_workloads(
         ctx,

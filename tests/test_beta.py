@@ -138,8 +138,8 @@ def test_bedrock_grants_name_every_arn_in_profile_regions(plan_of: Callable[...,
 
 
 def test_inference_profile_prefix_follows_the_profile(plan_of: Callable[..., Plan], us_plan: Plan, strict_plan: Plan) -> None:
-    assert plan_of("beta-aws").outputs["bedrockModels"]["chat"] == "eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
-    assert us_plan.outputs["bedrockModels"]["chat"] == "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    assert plan_of("beta-aws").outputs["bedrockModels"]["chat"] == "eu.anthropic.claude-sonnet-4-6"
+    assert us_plan.outputs["bedrockModels"]["chat"] == "us.anthropic.claude-sonnet-4-6"
     assert strict_plan.outputs["bedrockModels"] == {"chat": "anthropic.claude-3-haiku-20240307-v1:0", "embed": "amazon.titan-embed-text-v2:0"}
     for plan, expected in ((plan_of("beta-aws"), "eu-central-1:123456789012:inference-profile/eu."), (us_plan, "us-east-1:123456789012:inference-profile/us.")):
         profiles = {r.inputs["name"].rsplit("-", 1)[-1]: r.inputs["modelSource"]["copyFrom"] for r in resources_of(plan, "aws:bedrock/inferenceProfile:InferenceProfile")}
@@ -181,25 +181,27 @@ def test_azure_beta_is_private_and_keyless(plan_of: Callable[..., Plan]) -> None
     props = account.inputs["properties"]
     assert props["disableLocalAuth"] is True and props["publicNetworkAccess"] == "Disabled"
     assert props["restrictOutboundNetworkAccess"] is True and props["customSubDomainName"] == account.inputs["accountName"]
-    assert props["encryption"]["keySource"] == "Microsoft.KeyVault"
+    # Customer-managed key: system identity now, encryption on the second deploy (test_contracts_azure).
+    assert account.inputs["identity"] == {"type": "SystemAssigned"} and "encryption" not in props
     assert account.protect
     endpoint = next(r for r in resources_of(plan, "azure-native:network:PrivateEndpoint") if r.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["account"])
     deployments = {r.inputs["deploymentName"]: r for r in resources_of(plan, "azure-native:cognitiveservices:Deployment")}
     # Deployments one at a time in config order, the private endpoint after the last of them.
-    assert deployments["gpt-4o"].urn in deployments["embeddings"].dependencies
+    assert deployments["chat"].urn in deployments["embeddings"].dependencies
     assert deployments["embeddings"].urn in endpoint.dependencies
     env = resources_of(plan, "azure-native:app:ManagedEnvironment")[0]
     assert env.inputs["vnetConfiguration"]["internal"] is True
     vector = [s for s in resources_of(plan, "azure-native:dbforpostgresql:Server")]
     assert len(vector) == 2 and all(s.inputs["network"]["publicNetworkAccess"] == "Disabled" and s.inputs["dataEncryption"]["type"] == "AzureKeyVault" for s in vector)
-    # The pair of swedencentral (swedensouth) is in the EU profile, so vectors get geo-backups.
-    assert {s.inputs["backup"]["geoRedundantBackup"] for s in vector} == {"Enabled", "Disabled"}
+    # Geo-redundant backup of a CMK server needs a vault in the paired region: refused, so off.
+    assert {s.inputs["backup"]["geoRedundantBackup"] for s in vector} == {"Disabled"}
 
 
 def test_azure_skus_follow_the_profile(plan_of: Callable[..., Plan]) -> None:
     plan = plan_of("beta-azure")
     skus = {r.inputs["deploymentName"]: r.inputs["sku"]["name"] for r in resources_of(plan, "azure-native:cognitiveservices:Deployment")}
-    assert skus == {"gpt-4o": "Standard", "embeddings": "DataZoneStandard"}
+    # gpt-5.1 in the EU data zone; text-embedding-3-large has no EU Data Zone deployments.
+    assert skus == {"chat": "DataZoneStandard", "embeddings": "Standard"}
     for deployment in resources_of(plan, "azure-native:cognitiveservices:Deployment"):
         assert deployment.inputs["properties"]["model"]["version"] and deployment.inputs["properties"]["versionUpgradeOption"] == "NoAutoUpgrade"
 
@@ -209,8 +211,10 @@ def test_azure_roles_are_scoped_to_what_the_app_calls(plan_of: Callable[..., Pla
     for assignment in resources_of(plan, "azure-native:authorization:RoleAssignment"):
         scope = assignment.inputs["scope"]
         assert "/providers/" in scope, f"{assignment.urn} is scoped to a whole subscription or resource group"
-    openai_role = next(r for r in resources_of(plan, "azure-native:authorization:RoleAssignment") if r.name == "app-calls-openai")
+    openai_role = next(r for r in resources_of(plan, "azure-native:authorization:RoleAssignment") if r.name == "gateway-app-calls-openai")
     assert openai_role.inputs["scope"].endswith("/providers/Microsoft.Cognitiveservices/accounts/" + resources_of(plan, "azure-native:cognitiveservices:Account")[0].inputs["accountName"])
+    # Only the gateway's own identity may call the models; the app's identity may not.
+    assert [d.rsplit("::", 1)[-1] for d in openai_role.dependencies if "UserAssignedIdentity" in d] == ["gateway-identity"]
 
 
 def test_gateway_uses_managed_identity_and_no_key_for_azure_openai(plan_of: Callable[..., Plan]) -> None:
@@ -223,7 +227,7 @@ def test_gateway_uses_managed_identity_and_no_key_for_azure_openai(plan_of: Call
     env = {e["name"]: e.get("value") or e.get("secretRef") for e in container["env"]}
     config = yaml.safe_load(env["LITELLM_CONFIG"])
     assert config["litellm_settings"]["enable_azure_ad_token_refresh"] is True
-    assert {m["model_name"] for m in config["model_list"]} == {"gpt-4o", "embeddings"}
+    assert {m["model_name"] for m in config["model_list"]} == {"chat", "embeddings"}
     assert all("api_key" not in m["litellm_params"] and m["litellm_params"]["api_base"].endswith(".openai.azure.com") for m in config["model_list"])
     assert env["LITELLM_MASTER_KEY"] == "gateway-master-key" and env["AZURE_CLIENT_ID"]
 
@@ -232,7 +236,8 @@ def test_gateway_uses_managed_identity_and_no_key_for_azure_openai(plan_of: Call
 
 
 STATEFUL = {
-    "aws:kms/key:Key": ("policy", "multiRegion"),
+    # A key policy change is an in-place update (PutKeyPolicy); these replace the key.
+    "aws:kms/key:Key": ("multiRegion", "keyUsage", "customerMasterKeySpec"),
     "aws:secretsmanager/secret:Secret": ("name", "kmsKeyId"),
     "aws:rds/instance:Instance": ("identifier", "engine", "kmsKeyId", "storageEncrypted", "dbName", "username"),
     "aws:s3/bucket:Bucket": (),

@@ -129,8 +129,9 @@ def test_diff_of_poc_to_beta(graphs: dict[str, Path]) -> None:
     assert by_name["bedrock-guardrail"]["action"] == "create"
     database = by_name["app-db-instance"]
     assert database["action"] == "update" and database["flagged"] and not database["tags_only"]
-    assert {"path": "multiAz", "before": "false", "after": "true"} in database["changes"]
-    assert by_name["platform-key-key"]["flagged"] and by_name["platform-key-key"]["tags_only"]
+    assert {"path": "multiAz", "before": "false", "after": "true", "replaces": False, "may_replace": ""} in database["changes"]
+    # Every promotion changes the phase tag: reported, but not flagged.
+    assert by_name["platform-key-key"]["tags_only"] and not by_name["platform-key-key"]["flagged"]
     assert not any(r["action"] == "delete" for r in diff["resources"])
     # Secrets stay masked: the generated and configured secret values never appear.
     assert "offline-placeholder" not in result.stdout
@@ -141,10 +142,10 @@ def test_diff_flags_a_deleted_stateful_resource(graphs: dict[str, Path]) -> None
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     deleted = next(line for line in lines if "vectors-collection" in line)
-    assert deleted.startswith("| 🔴 | delete (vector store)")
+    assert deleted.startswith("| 🔴 | - delete (vector store)")
     assert "[!CAUTION]" in result.stdout
     created = next(line for line in lines if "vectors-cluster" in line)
-    assert "| create |" in created
+    assert "| + create |" in created
     text = _diff(str(graphs["beta"]), str(graphs["beta-aurora"]))
     assert text.returncode == 0 and "!! - aws:opensearch/serverlessCollection:ServerlessCollection vectors-collection [stateful: vector store]" in text.stdout
 
@@ -161,14 +162,14 @@ def test_diff_shows_changed_secrets_masked(tmp_path: Path) -> None:
     result = _diff(str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json")
     assert result.returncode == 0, result.stderr
     (resource,) = json.loads(result.stdout)["resources"]
-    assert resource["changes"] == [{"path": "secretString", "before": "[secret]", "after": "[secret]"}]
+    assert resource["changes"] == [{"path": "secretString", "before": "[secret]", "after": "[secret]", "replaces": False, "may_replace": ""}]
     assert "sk-old" not in result.stdout and "sk-new" not in result.stdout
 
 
 def test_diff_of_identical_graphs_is_empty(graphs: dict[str, Path]) -> None:
     result = _diff(str(graphs["beta"]), str(graphs["beta"]), "--json", "--fail-on-stateful")
     assert result.returncode == 0
-    assert json.loads(result.stdout)["summary"] == {"create": 0, "delete": 0, "update": 0, "stateful": 0}
+    assert json.loads(result.stdout)["summary"] == {"create": 0, "delete": 0, "replace": 0, "update": 0, "stateful": 0}
 
 
 @pytest.mark.parametrize(("content", "fragment"), [(None, "cannot read graph"), ("not json", "is not valid JSON"), ('{"nodes": []}', "not a recorded graph")])

@@ -64,7 +64,7 @@ def test_token_cost_of_the_expected_traffic(plan_of: Callable[..., Plan]) -> Non
     graph = plan_of("beta-aws").to_json()
     est = estimate(graph, 2e9)
     (line,) = [x for x in est.lines if x.type == "tokens"]
-    assert line.price_ref == "bedrock/anthropic.claude-3-7-sonnet-20250219-v1:0"
+    assert line.price_ref == "bedrock/anthropic.claude-sonnet-4-6"
     assert line.quantity == 2000 and line.unit_price == pytest.approx((3.0 + 15.0) / 2)
     # Scale serves what its GPUs can first: 1B tokens fit qwen-7b's replica, 20B do not.
     scale = plan_of("scale-aws").to_json()

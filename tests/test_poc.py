@@ -154,7 +154,11 @@ def test_ecs_secrets_are_arn_references_only(plan_of: Callable[..., Plan]) -> No
                 # only non-secret settings may look sensitive by name
                 assert env["value"] in ("", "managedidentity", "managed_identity", "true", "false") or name.endswith(("_NAME", "_URL", "_TYPE")), name
         for secret in container["secrets"]:
-            assert secret["valueFrom"].startswith("arn:aws:secretsmanager:eu-central-1:123456789012:secret:llm-platform/poc-aws/")
+            # Secrets Manager for secrets; SSM parameters for settings known only after deploy
+            # (the app's own URL while no domain is configured).
+            assert secret["valueFrom"].startswith(
+                ("arn:aws:secretsmanager:eu-central-1:123456789012:secret:llm-platform/poc-aws/", "arn:aws:ssm:eu-central-1:123456789012:parameter/llm-platform/poc-aws/app/")
+            )
         names = {s["name"] for s in container["secrets"]}
         if container["name"] == "api":
             assert {"DB_PASSWORD", "SECRET_KEY", "REDIS_PASSWORD", "CELERY_BROKER_URL"} <= names

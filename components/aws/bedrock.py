@@ -44,7 +44,8 @@ class BedrockAccess(pulumi.ComponentResource):
     guardrail_id: pulumi.Output[str]
     guardrail_version: pulumi.Output[str]
     models_policy: str
-    profiles_policy: pulumi.Output[str]
+    profiles_policy: pulumi.Output[str]  # application profiles + guardrail (and its key)
+    guardrail_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: BedrockAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:aws:BedrockAccess", name, None, opts)
@@ -101,8 +102,11 @@ class BedrockAccess(pulumi.ComponentResource):
         # the other names resources whose ARNs only exist after they are created.
         self.models_policy = json.dumps(models_policy_document(args.models, account))
         profile_arns = [self.profile_arns[m.name] for m in args.models]
-        self.profiles_policy = pulumi.Output.all(guardrail.guardrail_arn, *profile_arns).apply(
-            lambda values: json.dumps(profiles_policy_document(list(values[1:]), values[0]))
+        # Every caller of the guardrail (the app task role, Scale's gateway role) gets this policy,
+        # so the kms:Decrypt the encrypted guardrail needs travels with the invoke permissions.
+        self.guardrail_key_arn = pulumi.Output.from_input(args.kms_key_arn)
+        self.profiles_policy = pulumi.Output.all(guardrail.guardrail_arn, self.guardrail_key_arn, *profile_arns).apply(
+            lambda values: json.dumps(profiles_policy_document(list(values[2:]), values[0], values[1], account))
         )
         self.register_outputs({"profile_arns": self.profile_arns, "guardrail_arn": self.guardrail_arn})
 
@@ -264,14 +268,31 @@ def models_policy_document(models: Sequence[ResolvedModel], account: AwsAccount)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def profiles_policy_document(profile_arns: Sequence[str], guardrail_arn: str) -> dict[str, object]:
-    """The application inference profiles (cost attribution) and the guardrail."""
+def profiles_policy_document(profile_arns: Sequence[str], guardrail_arn: str, guardrail_key_arn: str, account: AwsAccount) -> dict[str, object]:
+    """The application inference profiles (cost attribution), the guardrail, and kms:Decrypt on
+    the guardrail's customer-managed key: without it every guarded call (ApplyGuardrail, or
+    InvokeModel with a guardrail) is denied. Source: AWS Bedrock user guide, "(Optional) Create a
+    customer managed key for your guardrail" (docs.aws.amazon.com/bedrock/latest/userguide/
+    guardrails-permissions-kms.html, read 2026-11-30): callers need kms:Decrypt on the key.
+    Bedrock decrypts on the caller's behalf, so the grant is limited to requests via Bedrock."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "InvokeApplicationProfiles", "Effect": "Allow", "Action": _INVOKE, "Resource": sorted(profile_arns)},
             {"Sid": "ApplyGuardrail", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": [guardrail_arn]},
+            guardrail_key_statement(guardrail_key_arn, account),
         ],
+    }
+
+
+def guardrail_key_statement(key_arn: str, account: AwsAccount) -> dict[str, object]:
+    """What a role calling the encrypted guardrail needs on its key (see profiles_policy_document)."""
+    return {
+        "Sid": "DecryptGuardrail",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": [key_arn],
+        "Condition": {"StringEquals": {"kms:ViaService": f"bedrock.{account.region}.{account.dns_suffix}"}},
     }
 
 

@@ -15,10 +15,39 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.partition import AwsAccount
-from components.lowcode import AppSpec, SecretRef, Service, image
+from components.lowcode import AppSpec, Container, PublicUrl, SecretRef, Service, image
+from components.naming import short_hash
 
 # TLS 1.3 with 1.2 fallback (ELB security policies, AWS docs).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+# Fargate task sizes: CPU units -> allowed memory in MiB. AWS ECS developer guide, "Fargate task
+# CPU and memory" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size,
+# checked 2026-07): 256 -> 512/1024/2048; 512 -> 1-4 GB, 1024 -> 2-8 GB, 2048 -> 4-16 GB,
+# 4096 -> 8-30 GB in 1 GB steps; 8192 -> 16-60 GB in 4 GB steps; 16384 -> 32-120 GB in 8 GB steps.
+FARGATE_TASK_SIZES: Mapping[int, frozenset[int]] = {
+    256: frozenset({512, 1024, 2048}),
+    512: frozenset(range(1024, 4096 + 1, 1024)),
+    1024: frozenset(range(2048, 8192 + 1, 1024)),
+    2048: frozenset(range(4096, 16384 + 1, 1024)),
+    4096: frozenset(range(8192, 30720 + 1, 1024)),
+    8192: frozenset(range(16384, 61440 + 1, 4096)),
+    16384: frozenset(range(32768, 122880 + 1, 8192)),
+}
+
+
+def task_size_problems(service: Service) -> list[str]:
+    """Why ECS would refuse this service's task definition (empty when it would not)."""
+    problems = []
+    if service.task_memory not in FARGATE_TASK_SIZES.get(service.task_cpu, frozenset()):
+        problems.append(f"cpu {service.task_cpu} / memory {service.task_memory} MiB is not a Fargate task size")
+    cpu = sum(c.cpu for c in service.containers)
+    memory = sum(c.memory for c in service.containers)
+    if cpu > service.task_cpu:
+        problems.append(f"its containers reserve {cpu} CPU units, more than the task's {service.task_cpu}")
+    if memory > service.task_memory:
+        problems.append(f"its containers reserve {memory} MiB, more than the task's {service.task_memory}")
+    return problems
 
 
 @dataclass
@@ -47,6 +76,11 @@ class EcsAppArgs:
     # Non-secret settings published as SSM parameters (name -> parameter ARN), referenced by ARN
     # like secrets so the task definition never waits on a value computed at deploy time.
     parameter_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Ports the tasks call inside the VPC besides the data stores (port -> what), e.g. the Scale
+    # gateway's internal NLB.
+    vpc_egress_ports: Mapping[int, str] = field(default_factory=dict)
+    # SSM path under which the app's own-URL settings are published ("/<project>/<stack>/app").
+    parameter_path_prefix: str = "/llm-platform/app"
 
 
 def _value_from(arn: pulumi.Input[str], ref: SecretRef) -> pulumi.Input[str]:
@@ -54,25 +88,36 @@ def _value_from(arn: pulumi.Input[str], ref: SecretRef) -> pulumi.Input[str]:
     return pulumi.Output.concat(arn, f":{ref.json_key}::") if ref.json_key else arn
 
 
+def _environment(env: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # ECS stores no empty values, so one here would be a diff on every `pulumi up`.
+    return [e for e in env if e["value"] not in ("", None)]
+
+
 def container_definitions(
     service: Service,
     args: EcsAppArgs,
     log_group: pulumi.Input[str],
+    url_parameter_arns: Mapping[PublicUrl, pulumi.Input[str]],
 ) -> pulumi.Output[str]:
-    """The task's container definitions as JSON; env values and secret ARNs may be Outputs."""
+    """The task's container definitions as JSON; env values and secret ARNs may be Outputs.
+    Settings that hold the app's own URL are read from SSM parameters (`url_parameter_arns`), so
+    the definition never waits on the load balancer's address."""
     definitions = []
     for c in service.containers:
+        environment = [{"name": k, "value": v} for k, v in sorted(c.env.items()) if not isinstance(v, PublicUrl)]
+        secrets = [
+            {"name": k, "valueFrom": args.parameter_arns[ref.secret] if ref.secret in args.parameter_arns else _value_from(args.secret_arns[ref.secret], ref)}
+            for k, ref in c.secrets.items()
+        ]
+        secrets += [{"name": k, "valueFrom": url_parameter_arns[v]} for k, v in c.env.items() if isinstance(v, PublicUrl)]
         definition: dict[str, Any] = {
             "name": c.name,
             "image": image(c.image_key, args.image_tags, args.image_registry),
             "essential": c.essential,
             "cpu": c.cpu,
             "memoryReservation": c.memory,
-            "environment": [{"name": k, "value": v} for k, v in sorted(c.env.items())],
-            "secrets": [
-                {"name": k, "valueFrom": args.parameter_arns[ref.secret] if ref.secret in args.parameter_arns else _value_from(args.secret_arns[ref.secret], ref)}
-                for k, ref in sorted(c.secrets.items())
-            ],
+            "environment": pulumi.Output.from_input(environment).apply(_environment),
+            "secrets": sorted(secrets, key=lambda s: s["name"]),
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {
@@ -94,6 +139,14 @@ def _policy(statements: list[dict[str, object]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def target_group_name(cluster_name: str, service: str, container: Container, internal: bool) -> str:
+    """Named by the load balancer's scheme: an ALB moving between internet-facing and internal is
+    replaced, and a target group serves one load balancer only, so its target groups must be
+    replaced with it (a new name forces that). At most 32 characters."""
+    scheme = "int" if internal else "ext"
+    return f"{container.name[:14].rstrip('-')}-{scheme}-{short_hash(cluster_name, service, container.name, length=8)}"
+
+
 class EcsApp(pulumi.ComponentResource):
     url: pulumi.Output[str]
     load_balancer_arn: pulumi.Output[str]
@@ -106,6 +159,9 @@ class EcsApp(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         spec = args.spec
+        for service in spec.services:
+            if problems := task_size_problems(service):
+                raise ValueError(f"the {spec.kind} {service.name} task cannot run on Fargate: {'; '.join(problems)}")
         used_refs = sorted({ref.secret for s in spec.services for c in s.containers for ref in c.secrets.values()})
         used_secrets = [r for r in used_refs if r not in args.parameter_arns]
         missing = [s for s in used_secrets if s not in args.secret_arns]
@@ -127,7 +183,6 @@ class EcsApp(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        execution_role, task_role = self._roles(name, args, log_group, used_secrets, tags)
 
         # Load balancer and its security group: the only way in, from the allowed CIDRs only.
         https = args.certificate_arn is not None
@@ -159,7 +214,7 @@ class EcsApp(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        ingress_ports = sorted({c.port for s in spec.ingress_services() for c in s.containers if c.name == s.ingress_container and c.port})
+        ingress_ports = sorted({c.port for s in spec.ingress_services() for c in s.routed_containers() if c.port})
         for port in ingress_ports:
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-lb-out-{port}",
@@ -195,7 +250,8 @@ class EcsApp(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        for port, what in ((5432, "PostgreSQL"), (6379, "Redis")):
+        vpc_ports = {5432: "PostgreSQL", 6379: "Redis", **args.vpc_egress_ports}
+        for port, what in sorted(vpc_ports.items()):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-tasks-out-{port}",
                 security_group_id=service_sg.id,
@@ -208,10 +264,11 @@ class EcsApp(pulumi.ComponentResource):
                 opts=child,
             )
 
+        internal = not args.internet_facing
         lb = aws.lb.LoadBalancer(
             f"{name}-lb",
             load_balancer_type="application",
-            internal=not args.internet_facing,
+            internal=internal,
             security_groups=[lb_sg.id],
             subnets=list(args.lb_subnet_ids),
             drop_invalid_header_fields=True,
@@ -220,32 +277,38 @@ class EcsApp(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        scheme = "https" if https else "http"
+        self.url = lb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
 
-        target_groups: dict[str, aws.lb.TargetGroup] = {}
+        # One target group per container the load balancer sends to: (service, container) -> TG.
+        target_groups: dict[tuple[str, str], aws.lb.TargetGroup] = {}
         for service in spec.ingress_services():
-            container = next(c for c in service.containers if c.name == service.ingress_container)
-            assert container.port is not None
-            target_groups[service.name] = aws.lb.TargetGroup(
-                f"{name}-{service.name}",
-                port=container.port,
-                protocol="HTTP",
-                target_type="ip",
-                vpc_id=args.vpc_id,
-                deregistration_delay=30,
-                health_check=aws.lb.TargetGroupHealthCheckArgs(
-                    enabled=True,
-                    path=container.health_path or "/",
-                    matcher="200-399",
-                    interval=30,
-                    healthy_threshold=2,
-                    unhealthy_threshold=5,
-                ),
-                tags=tags,
-                opts=child,
-            )
+            for container in service.routed_containers():
+                assert container.port is not None
+                logical = f"{name}-{service.name}" if container.name == service.ingress_container else f"{name}-{service.name}-{container.name}"
+                target_groups[(service.name, container.name)] = aws.lb.TargetGroup(
+                    logical,
+                    name=target_group_name(args.cluster_name, service.name, container, internal),
+                    port=container.port,
+                    protocol="HTTP",
+                    target_type="ip",
+                    vpc_id=args.vpc_id,
+                    deregistration_delay=30,
+                    health_check=aws.lb.TargetGroupHealthCheckArgs(
+                        enabled=True,
+                        path=container.health_path or "/",
+                        matcher="200-399",
+                        interval=30,
+                        healthy_threshold=2,
+                        unhealthy_threshold=5,
+                    ),
+                    tags=tags,
+                    opts=child,
+                )
 
         default_service = next(s for s in spec.ingress_services() if not s.routes)
-        forward_default = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_groups[default_service.name].arn)
+        default_tg = target_groups[(default_service.name, default_service.ingress_container or "")]
+        forward_default = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=default_tg.arn)
         if https:
             listener = aws.lb.Listener(
                 f"{name}-https",
@@ -283,24 +346,49 @@ class EcsApp(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # What attaches each service's target groups to the load balancer: the ECS service waits
+        # for all of it, or ECS reports "target group does not have an associated load balancer".
+        attachments: dict[str, list[pulumi.Resource]] = {s.name: [] for s in spec.services}
+        attachments[default_service.name].append(listener)
         priority = 10
         for service in spec.ingress_services():
-            # An ALB rule condition takes at most five path patterns.
-            for chunk_start in range(0, len(service.routes), 5):
-                chunk = list(service.routes[chunk_start : chunk_start + 5])
-                aws.lb.ListenerRule(
-                    f"{name}-{service.name}-{priority}",
-                    listener_arn=listener.arn,
-                    priority=priority,
-                    conditions=[aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=chunk))],
-                    actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_groups[service.name].arn)],
-                    tags=tags,
-                    opts=child,
-                )
-                priority += 10
+            for container in service.routed_containers():
+                routes = service.routes if container.name == service.ingress_container else container.routes
+                # An ALB rule condition takes at most five path patterns.
+                for chunk_start in range(0, len(routes), 5):
+                    chunk = list(routes[chunk_start : chunk_start + 5])
+                    rule_name = f"{name}-{service.name}-{priority}" if container.name == service.ingress_container else f"{name}-{service.name}-{container.name}-{priority}"
+                    rule = aws.lb.ListenerRule(
+                        rule_name,
+                        listener_arn=listener.arn,
+                        priority=priority,
+                        conditions=[aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=chunk))],
+                        actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_groups[(service.name, container.name)].arn)],
+                        tags=tags,
+                        opts=child,
+                    )
+                    attachments[service.name].append(rule)
+                    priority += 10
+
+        # Settings that hold the app's own URL (no domain configured): SSM parameters filled with
+        # the load balancer's address, read by ARN like secrets.
+        public_urls = sorted({v for s in spec.services for c in s.containers for v in c.env.values() if isinstance(v, PublicUrl)}, key=lambda u: u.path)
+        url_parameter_arns: dict[PublicUrl, pulumi.Output[str]] = {}
+        for i, public_url in enumerate(public_urls):
+            parameter = aws.ssm.Parameter(
+                f"{name}-url-{i}",
+                name=f"{args.parameter_path_prefix}/public-url-{i}",
+                type="String",
+                description=f"The app's address{' + ' + public_url.path if public_url.path else ''} (the load balancer's, until a domain is configured)",
+                value=pulumi.Output.concat(self.url, public_url.path),
+                tags=tags,
+                opts=child,
+            )
+            url_parameter_arns[public_url] = parameter.arn
+        execution_role, task_role = self._roles(name, args, log_group, used_secrets, list(url_parameter_arns.values()), tags)
 
         for service in spec.services:
-            definitions = container_definitions(service, args, log_group.name)
+            definitions = container_definitions(service, args, log_group.name, url_parameter_arns)
             task = aws.ecs.TaskDefinition(
                 f"{name}-{service.name}",
                 family=f"{args.cluster_name}-{service.name}",
@@ -315,16 +403,14 @@ class EcsApp(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            load_balancers = []
-            if service.ingress_container:
-                container = next(c for c in service.containers if c.name == service.ingress_container)
-                load_balancers.append(
-                    aws.ecs.ServiceLoadBalancerArgs(
-                        target_group_arn=target_groups[service.name].arn,
-                        container_name=container.name,
-                        container_port=container.port,
-                    )
+            load_balancers = [
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=target_groups[(service.name, container.name)].arn,
+                    container_name=container.name,
+                    container_port=container.port,
                 )
+                for container in (service.routed_containers() if service.ingress_container else [])
+            ]
             aws.ecs.Service(
                 f"{name}-{service.name}",
                 name=service.name,
@@ -341,11 +427,9 @@ class EcsApp(pulumi.ComponentResource):
                 enable_ecs_managed_tags=True,
                 propagate_tags="SERVICE",
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[listener]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=attachments[service.name] or [listener]),
             )
 
-        scheme = "https" if https else "http"
-        self.url = lb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
         self.load_balancer_arn = lb.arn
         self.service_security_group_id = service_sg.id
         self.task_role_arn = task_role.arn
@@ -358,6 +442,7 @@ class EcsApp(pulumi.ComponentResource):
         args: EcsAppArgs,
         log_group: aws.cloudwatch.LogGroup,
         used_secrets: list[str],
+        url_parameter_arns: list[pulumi.Output[str]],
         tags: dict[str, str],
     ) -> tuple[aws.iam.Role, aws.iam.Role]:
         child = pulumi.ResourceOptions(parent=self)
@@ -402,11 +487,12 @@ class EcsApp(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        if args.parameter_arns:
+        parameter_arns = [args.parameter_arns[k] for k in sorted(args.parameter_arns)] + url_parameter_arns
+        if parameter_arns:
             aws.iam.RolePolicy(
                 f"{name}-execution-parameters",
                 role=execution_role.id,
-                policy=pulumi.Output.all(*[args.parameter_arns[k] for k in sorted(args.parameter_arns)]).apply(
+                policy=pulumi.Output.all(*parameter_arns).apply(
                     lambda arns: _policy([{"Sid": "ReadAppSettings", "Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": sorted(arns)}])
                 ),
                 opts=child,

@@ -1,8 +1,10 @@
-"""EKS for self-hosted models: private endpoint by default, secrets envelope-encrypted with the
-platform key, every control-plane log, a system node group and GPU node groups that carry the
-shared GPU taint and label, tag their instances through launch templates and scale between a
-configured minimum (0 allowed) and a required maximum. Workloads get AWS roles through EKS Pod
-Identity."""
+"""EKS for self-hosted models: private endpoint by default (reachable on 443 from the VPC and the
+configured admin networks), secrets envelope-encrypted with the platform key, every control-plane
+log, access entries for the configured admins and a read-only preview identity, a system node
+group and GPU node groups that carry the shared GPU taint and label, tag their instances through
+launch templates, describe themselves to the Cluster Autoscaler for scale-from-zero and scale
+between a configured minimum (0 allowed) and a required maximum. Workloads get AWS roles through
+EKS Pod Identity."""
 
 from __future__ import annotations
 
@@ -14,10 +16,20 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.partition import AwsAccount
-from components.k8s.gpu import GPU
+from components.k8s.gpu import GPU, GPU_INSTANCES
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server")
+# EKS access policies (https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html,
+# checked 2026-08): cluster-admin for the configured admins, view (no Secrets) for previews.
+CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "AmazonEKSViewPolicy"
+# Cluster Autoscaler on AWS (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md
+# and aws_cloud_provider.go @55c37cd, 2026-08-22): GPU nodes carry this label from the kubelet so the
+# autoscaler waits for the device plugin instead of adding nodes; node groups describe their
+# labels, taints and resources in ASG tags so a group at zero nodes can be simulated.
+AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
+AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
 
 
 @dataclass(frozen=True)
@@ -30,19 +42,41 @@ class NodePool:
     gpu: bool
     spot: bool = False
 
+    @property
+    def labels(self) -> dict[str, str]:
+        labels = {"llm-platform.io/pool": self.name}
+        if self.gpu:
+            labels |= {**GPU.node_labels, AUTOSCALER_GPU_LABEL: GPU_INSTANCES[self.instance_type].accelerator}
+        return labels
+
+    @property
+    def autoscaler_tags(self) -> dict[str, str]:
+        """What the Cluster Autoscaler must know of a node before one exists (ASG tags)."""
+        tags = {f"{AUTOSCALER_TEMPLATE}/label/{k}": v for k, v in self.labels.items()}
+        if self.gpu:
+            tags[f"{AUTOSCALER_TEMPLATE}/taint/{GPU.taint_key}"] = f"{GPU.taint_value}:NoSchedule"
+            tags[f"{AUTOSCALER_TEMPLATE}/resources/{GPU.resource}"] = str(GPU_INSTANCES[self.instance_type].gpus)
+        return tags
+
 
 @dataclass
 class EksClusterArgs:
     account: AwsAccount
     cluster_name: str
     kubernetes_version: str
+    vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
+    # Networks that reach the API server's private endpoint on 443: the VPC and the admin networks.
+    api_cidrs: Sequence[str]
     private_endpoint: bool
     public_access_cidrs: Sequence[str]
     kms_key_arn: pulumi.Input[str]
     log_retention_days: int
     pools: Sequence[NodePool]
     tags: Mapping[str, str]
+    # Besides the identity that creates the cluster (admin through the bootstrap access entry).
+    cluster_admins: Sequence[str] = ()
+    preview_principal: str | None = None
 
 
 def _trust(service: str, account: AwsAccount, actions: Sequence[str] = ("sts:AssumeRole",)) -> str:
@@ -78,6 +112,27 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # The cluster security group EKS creates admits only itself: without this one nothing in
+        # the VPC (a runner, a VPN) can reach the private endpoint.
+        api_access = aws.ec2.SecurityGroup(
+            f"{name}-api-access",
+            vpc_id=args.vpc_id,
+            description=f"{args.cluster_name} API server (private endpoint) from the VPC and admin networks",
+            tags=tags,
+            opts=child,
+        )
+        for i, cidr in enumerate(args.api_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-access-{i}",
+                security_group_id=api_access.id,
+                description="Kubernetes API (HTTPS)",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=cidr,
+                tags=tags,
+                opts=child,
+            )
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
             name=args.cluster_name,
@@ -85,6 +140,7 @@ class EksCluster(pulumi.ComponentResource):
             role_arn=cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=list(args.subnet_ids),
+                security_group_ids=[api_access.id],
                 endpoint_private_access=True,
                 endpoint_public_access=not args.private_endpoint,
                 public_access_cidrs=list(args.public_access_cidrs) if not args.private_endpoint else None,
@@ -134,13 +190,29 @@ class EksCluster(pulumi.ComponentResource):
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=pool.min_size, max_size=pool.max_size, desired_size=pool.min_size),
                 launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
                 taints=[aws.eks.NodeGroupTaintArgs(**GPU.eks_taint)] if pool.gpu else None,
-                labels={**(GPU.node_labels if pool.gpu else {}), "llm-platform.io/pool": pool.name},
+                labels=pool.labels,
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
                 tags=tags,
-                # The cluster autoscaler owns the desired size once the group exists.
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scaling_config.desired_size"]),
+                # The cluster autoscaler owns the desired size once the group exists (wire name).
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
             )
             self.node_groups.append(group)
+            # Node-group tags do not reach the Auto Scaling group, and the autoscaler reads the
+            # node group's own labels and taints only until its first node: tag the ASG.
+            asg_name = group.resources.apply(lambda r: r[0].autoscaling_groups[0].name)
+            for key, value in sorted(pool.autoscaler_tags.items()):
+                aws.autoscaling.Tag(
+                    f"{name}-{pool.name}-{key.removeprefix(AUTOSCALER_TEMPLATE + '/').replace('/', '-')}",
+                    autoscaling_group_name=asg_name,
+                    tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                    opts=child,
+                )
+
+        access_policy = f"arn:{account.partition}:eks::aws:cluster-access-policy"
+        for i, principal in enumerate(args.cluster_admins):
+            self._access_entry(f"{name}-admin-{i}", cluster, principal, f"{access_policy}/{CLUSTER_ADMIN_POLICY}", tags)
+        if args.preview_principal:
+            self._access_entry(f"{name}-preview", cluster, args.preview_principal, f"{access_policy}/{VIEW_POLICY}", tags)
 
         self.addons = {}
         for addon in ADDONS:
@@ -166,6 +238,17 @@ class EksCluster(pulumi.ComponentResource):
             lambda v: json.dumps(eks_kubeconfig(v[0], v[1], v[2], account.region))
         )
         self.register_outputs({"cluster_name": cluster.name})
+
+    def _access_entry(self, name: str, cluster: aws.eks.Cluster, principal: str, policy_arn: str, tags: Mapping[str, str]) -> None:
+        entry = aws.eks.AccessEntry(name, cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=dict(tags), opts=pulumi.ResourceOptions(parent=self))
+        aws.eks.AccessPolicyAssociation(
+            f"{name}-policy",
+            cluster_name=cluster.name,
+            principal_arn=principal,
+            policy_arn=policy_arn,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+        )
 
     def workload_role(self, name: str, namespace: str, service_account: str, policies: Mapping[str, pulumi.Input[str]]) -> aws.iam.Role:
         """An IAM role a Kubernetes service account assumes through EKS Pod Identity."""
@@ -214,7 +297,7 @@ def eks_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) 
     }
 
 
-def autoscaler_policy(cluster_name: str) -> str:
+def autoscaler_policy(cluster_name: str, account: AwsAccount) -> str:
     """Cluster Autoscaler (AWS docs): read everywhere; resize only this cluster's groups."""
     return json.dumps(
         {
@@ -233,10 +316,17 @@ def autoscaler_policy(cluster_name: str) -> str:
                         "ec2:DescribeInstanceTypes",
                         "ec2:DescribeLaunchTemplateVersions",
                         "ec2:GetInstanceTypesFromInstanceRequirements",
-                        "eks:DescribeNodegroup",
                     ],
                     # These Describe calls have no resource-level permissions.
                     "Resource": "*",
+                },
+                {
+                    # Node-group labels and taints for scale-from-zero templates (IAM reference:
+                    # DescribeNodegroup takes nodegroup ARNs).
+                    "Sid": "DescribeOwnNodeGroups",
+                    "Effect": "Allow",
+                    "Action": ["eks:DescribeNodegroup"],
+                    "Resource": account.arn("eks", f"nodegroup/{cluster_name}/*/*"),
                 },
                 {
                     "Sid": "ResizeOwnGroups",

@@ -11,9 +11,32 @@ import pulumi_aws as aws
 
 from components.aws.partition import AwsAccount
 
-# bedrock-runtime / bedrock-agent-runtime: model calls; secretsmanager: task secrets;
-# logs: awslogs driver; ecr.api + ecr.dkr: image pulls (layers come through the S3 gateway).
-DEFAULT_INTERFACE_SERVICES = ("bedrock-runtime", "bedrock-agent-runtime", "secretsmanager", "logs", "ecr.api", "ecr.dkr")
+# bedrock-runtime / bedrock-agent-runtime: model calls; secretsmanager: task secrets; ssm: task
+# settings published as SSM parameters (e.g. OPENSEARCH_HOST), read by the ECS agent at task
+# start; logs: awslogs driver; ecr.api + ecr.dkr: image pulls (layers come through the S3 gateway).
+# AWS doc "Amazon ECS interface VPC endpoints" (docs.aws.amazon.com/AmazonECS/latest/developerguide/
+# vpc-endpoints.html, read 2026-11-30): Fargate tasks without internet need ecr.api, ecr.dkr, the
+# S3 gateway, logs, and secretsmanager / ssm when task definitions reference secrets / parameters.
+DEFAULT_INTERFACE_SERVICES = ("bedrock-runtime", "bedrock-agent-runtime", "secretsmanager", "ssm", "logs", "ecr.api", "ecr.dkr")
+
+# The endpoint services an IAM action prefix calls from inside the VPC ("s3" = the S3 gateway;
+# "aoss" = the OpenSearch Serverless VPC endpoint of the vector store). Actions a service performs
+# on the caller's behalf (a kms:ViaService condition) need no endpoint of their own. Used to check
+# that every service a workload role may call is reachable without NAT.
+ENDPOINT_SERVICES_BY_ACTION_PREFIX: dict[str, tuple[str, ...]] = {
+    "bedrock": ("bedrock-runtime",),
+    "secretsmanager": ("secretsmanager",),
+    "ssm": ("ssm",),
+    "logs": ("logs",),
+    "ecr": ("ecr.api", "ecr.dkr", "s3"),
+    "s3": ("s3",),
+    "kms": ("kms",),
+    "sts": ("sts",),
+    "aoss": ("aoss",),
+    "rds-db": (),  # IAM database auth: a token signed locally, sent to the database
+}
+# bedrock actions served by another endpoint than bedrock-runtime.
+BEDROCK_AGENT_RUNTIME_ACTIONS = ("bedrock:Retrieve", "bedrock:RetrieveAndGenerate", "bedrock:InvokeAgent")
 
 
 @dataclass

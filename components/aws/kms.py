@@ -37,16 +37,40 @@ _ROOT_ACTIONS = [
 ]
 _SERVICE_USE_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
 
+# CloudWatch alarms publishing to an SNS topic encrypted with this key. AWS doc "Encrypting SNS
+# topics for alarm actions" / SNS "Key management: enable compatibility between event sources
+# from AWS services and encrypted topics" (docs.aws.amazon.com/sns/latest/dg/
+# sns-key-management.html#compatibility-with-aws-services, read 2026-11-30): the publishing
+# service principal needs kms:Decrypt and kms:GenerateDataKey*.
+CLOUDWATCH_ALARMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+# EBS volumes of EC2 Auto Scaling groups (EKS managed node groups) encrypted with this key. AWS doc
+# "Required AWS KMS key policy for use with encrypted volumes" (docs.aws.amazon.com/autoscaling/
+# ec2/userguide/key-policy-requirements-EBS-encryption.html, read 2026-11-30): the service-linked
+# role AWSServiceRoleForAutoScaling needs these actions, and CreateGrant for AWS resources.
+AUTOSCALING_SLR_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+AUTOSCALING_SLR_GRANT_ACTIONS = ["kms:CreateGrant"]
+
+
+def autoscaling_service_linked_role_arn(partition: str, account_id: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
 
 @dataclass
 class EncryptionKeyArgs:
     account: AwsAccount
     description: str
+    # KMS aliases are unique per account and region: derive it from the stack (Namer).
+    alias_name: str
     tags: Mapping[str, str]
     # Services that encrypt through the key with their own principal (e.g. "logs" for
     # CloudWatch Logs, "bedrock" for invocation logging). Scoped to this account and region.
     service_principals: Sequence[str] = field(default_factory=lambda: ["logs"])
     deletion_window_days: int = 30
+    # CloudWatch alarm actions publish to SNS topics encrypted with this key.
+    cloudwatch_alarms: bool = True
+    # EC2 Auto Scaling launches instances whose EBS volumes this key encrypts (EKS node groups).
+    ebs_for_autoscaling: bool = False
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -65,13 +89,13 @@ class EncryptionKey(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=args.deletion_window_days,
             multi_region=False,
-            policy=json.dumps(_key_policy(account, args.service_principals)),
+            policy=json.dumps(key_policy(account, args.service_principals, cloudwatch_alarms=args.cloudwatch_alarms, ebs_for_autoscaling=args.ebs_for_autoscaling)),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         alias = aws.kms.Alias(
             f"{name}-alias",
-            name=f"alias/{name}",
+            name=f"alias/{args.alias_name}",
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -81,7 +105,7 @@ class EncryptionKey(pulumi.ComponentResource):
         self.register_outputs({"key_arn": key.arn, "alias": alias.name})
 
 
-def _key_policy(account: AwsAccount, services: Sequence[str]) -> dict[str, object]:
+def key_policy(account: AwsAccount, services: Sequence[str], *, cloudwatch_alarms: bool = True, ebs_for_autoscaling: bool = False) -> dict[str, object]:
     root = f"arn:{account.partition}:iam::{account.account_id}:root"
     statements: list[dict[str, object]] = [
         {
@@ -109,6 +133,34 @@ def _key_policy(account: AwsAccount, services: Sequence[str]) -> dict[str, objec
                 "Action": _SERVICE_USE_ACTIONS,
                 "Resource": "*",
                 "Condition": condition,
+            }
+        )
+    if cloudwatch_alarms:
+        statements.append(
+            {
+                "Sid": "AllowCloudWatchAlarmsToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": account.service_principal("cloudwatch")},
+                "Action": CLOUDWATCH_ALARMS_ACTIONS,
+                "Resource": "*",
+                # Confused-deputy guard: only alarms of this account and region.
+                "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}, "ArnLike": {"aws:SourceArn": account.arn("cloudwatch", "alarm:*")}},
+            }
+        )
+    if ebs_for_autoscaling:
+        # Principal "*" narrowed to this account's service-linked role by aws:PrincipalArn: a
+        # key policy naming the role directly is rejected (MalformedPolicyDocument) until the role
+        # exists, and AWS creates it only with the first Auto Scaling group, after this key.
+        slr = {"StringEquals": {"aws:PrincipalArn": autoscaling_service_linked_role_arn(account.partition, account.account_id), "aws:PrincipalAccount": account.account_id}}
+        statements.append({"Sid": "AllowAutoScalingEbsUse", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": AUTOSCALING_SLR_USE_ACTIONS, "Resource": "*", "Condition": slr})
+        statements.append(
+            {
+                "Sid": "AllowAutoScalingEbsGrants",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": AUTOSCALING_SLR_GRANT_ACTIONS,
+                "Resource": "*",
+                "Condition": {**slr, "Bool": {"kms:GrantIsForAWSResource": "true"}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aws.secrets import StoredSecret, StoredSecretArgs
+from components.lowcode import redis_url
 
 
 @dataclass
@@ -82,7 +83,7 @@ class RedisCache(pulumi.ComponentResource):
                     "port": "6379",
                     "password": v[1],
                     # Celery over TLS (rediss) with certificate verification, database 1.
-                    "broker_url": f"rediss://:{v[1]}@{v[0]}:6379/1?ssl_cert_reqs=required",
+                    "broker_url": redis_url("rediss", v[1], v[0], 6379, 1, "ssl_cert_reqs=required"),
                 }
             )
         )

@@ -13,7 +13,16 @@ import pulumi_random as random
 
 from components.aws.secrets import StoredSecret, StoredSecretArgs
 
-AURORA_ENGINE_VERSION = "16.6"
+# The major only. Aurora applies minor upgrades itself (auto minor version upgrade, and forced
+# upgrades when a minor reaches end of standard support); a pinned minor ("16.6") would then make
+# every later `up` try to downgrade, and new clusters fail once AWS stops offering that minor.
+# CreateDBCluster resolves a bare major to the region's default minor, and the provider keeps a
+# prefix pin without drift: terraform-provider-aws internal/service/rds/engine_version.go
+# compareActualEngineVersion ("old=1.3, new=1.3.27 will not trigger a set"; read 2026-11-30).
+# Major upgrades stay deliberate: change this and the parameter family together, with
+# allow_major_version_upgrade for that one update.
+AURORA_ENGINE_VERSION = "16"
+AURORA_PARAMETER_FAMILY = f"aurora-postgresql{AURORA_ENGINE_VERSION}"
 
 
 @dataclass
@@ -151,7 +160,7 @@ class AuroraVectorStore(pulumi.ComponentResource):
         )
         parameters = aws.rds.ClusterParameterGroup(
             f"{name}-params",
-            family="aurora-postgresql16",
+            family=AURORA_PARAMETER_FAMILY,
             description=f"{args.cluster_identifier}: TLS only",
             parameters=[aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
             tags=tags,
@@ -187,8 +196,7 @@ class AuroraVectorStore(pulumi.ComponentResource):
             identifier=f"{args.cluster_identifier}-writer",
             cluster_identifier=cluster.id,
             instance_class="db.serverless",
-            engine="aurora-postgresql",
-            engine_version=AURORA_ENGINE_VERSION,
+            engine="aurora-postgresql",  # the version is the cluster's
             publicly_accessible=False,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.kms_key_arn,

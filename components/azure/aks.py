@@ -1,6 +1,8 @@
-"""AKS for self-hosted models: private cluster option, Entra-only access, workload identity, Azure
-Monitor (Container insights), a system pool and GPU pools that carry the shared GPU taint and
-label and autoscale between a minimum (0 allowed) and a required maximum."""
+"""AKS for self-hosted models: private cluster option, Entra-only access (Azure RBAC: the deployer
+and the configured admin groups are cluster admins, an optional preview identity reads),
+workload identity, Azure Monitor (Container insights), upgrades inside a weekly maintenance
+window, a system pool and GPU pools that carry the shared GPU taint and label and autoscale
+between a minimum (0 allowed) and a required maximum."""
 
 from __future__ import annotations
 
@@ -15,6 +17,15 @@ from components.azure.roles import assign_role
 from components.k8s.gpu import GPU
 
 ROLE_NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+# Azure built-in roles for Containers (MicrosoftDocs/azure-docs
+# articles/role-based-access-control/built-in-roles/containers.md, 2025-01): with Azure RBAC for
+# Kubernetes and local accounts off, these are the only way into the cluster's API.
+ROLE_AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+ROLE_AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"  # no Secrets
+ROLE_AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"  # listClusterUserCredential: the kubeconfig
+# Planned maintenance (learn.microsoft.com/azure/aks/planned-maintenance): AKS binds a window to
+# an auto-upgrade channel by these reserved names. Weekly, Sunday 02:00 UTC, 4 hours (the minimum).
+MAINTENANCE_CONFIGS = ("aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class AksClusterArgs:
     system_pool: AgentPoolSpec
     gpu_pools: Sequence[AgentPoolSpec]
     tags: Mapping[str, str]
+    deployer_object_id: pulumi.Input[str] = ""  # the identity running `pulumi up` (client config)
+    admin_group_ids: Sequence[str] = ()
+    preview_principal_id: str | None = None  # a service principal's object id
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -155,6 +169,21 @@ class AksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
             )
             self.pools.append(agent_pool)
+        for config_name in MAINTENANCE_CONFIGS:
+            azure.containerservice.MaintenanceConfiguration(
+                f"{name}-{config_name}",
+                config_name=config_name,
+                resource_name_=cluster.name,
+                resource_group_name=args.resource_group_name,
+                maintenance_window=azure.containerservice.MaintenanceWindowArgs(
+                    schedule=azure.containerservice.ScheduleArgs(weekly=azure.containerservice.WeeklyScheduleArgs(day_of_week="Sunday", interval_weeks=1)),
+                    start_time="02:00",
+                    duration_hours=4,
+                    utc_offset="+00:00",
+                ),
+                opts=child,
+            )
+        self.access = self._grant_access(name, cluster, args)
         credentials = azure.containerservice.list_managed_cluster_user_credentials_output(resource_group_name=args.resource_group_name, resource_name=cluster.name, format="exec")
         self._cluster = cluster
         self._args = args
@@ -163,6 +192,27 @@ class AksCluster(pulumi.ComponentResource):
         # Entra ID auth: the kubeconfig calls kubelogin, as the caller of `pulumi up` (az login).
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(lambda v: azurecli_kubeconfig(base64.b64decode(v).decode())))
         self.register_outputs({"cluster_name": cluster.name})
+
+    def _grant_access(self, name: str, cluster: azure.containerservice.ManagedCluster, args: AksClusterArgs) -> list[azure.authorization.RoleAssignment]:
+        """Azure RBAC on the cluster: who may use its Kubernetes API."""
+
+        def grant(suffix: str, principal: pulumi.Input[str], role: str, principal_type: str | None, description: str) -> azure.authorization.RoleAssignment:
+            return azure.authorization.RoleAssignment(
+                f"{name}-{suffix}",
+                principal_id=principal,
+                principal_type=principal_type,  # None for the deployer: a user or a service principal
+                role_definition_id=f"/subscriptions/{args.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                scope=cluster.id,
+                description=description,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        grants = [grant("deployer-admin", args.deployer_object_id, ROLE_AKS_RBAC_CLUSTER_ADMIN, None, "the identity running pulumi up manages the cluster's Kubernetes objects")]
+        grants += [grant(f"admin-group-{i}", group, ROLE_AKS_RBAC_CLUSTER_ADMIN, "Group", "configured cluster admins") for i, group in enumerate(args.admin_group_ids)]
+        if args.preview_principal_id:
+            grants.append(grant("preview-reader", args.preview_principal_id, ROLE_AKS_RBAC_READER, "ServicePrincipal", "pulumi preview in CI reads the cluster"))
+            grants.append(grant("preview-kubeconfig", args.preview_principal_id, ROLE_AKS_CLUSTER_USER, "ServicePrincipal", "pulumi preview in CI fetches the kubeconfig"))
+        return grants
 
     def federate(self, name: str, identity_name: pulumi.Input[str], namespace: str, service_account: str) -> azure.managedidentity.FederatedIdentityCredential:
         """Lets a Kubernetes service account act as a user-assigned identity (workload identity)."""

@@ -18,6 +18,7 @@ class AzureCloudNames:
     postgres_private_zone: str
     private_zones: dict[str, str | None]  # service -> privatelink zone (None = not offered)
     openai: str
+    search: str  # AI Search endpoints: https://<service>.<search>
 
 
 CLOUDS: Final[dict[str, AzureCloudNames]] = {
@@ -35,6 +36,7 @@ CLOUDS: Final[dict[str, AzureCloudNames]] = {
             "searchService": "privatelink.search.windows.net",
         },
         openai="openai.azure.com",
+        search="search.windows.net",
     ),
     "china": AzureCloudNames(
         key_vault="vault.azure.cn",
@@ -51,6 +53,8 @@ CLOUDS: Final[dict[str, AzureCloudNames]] = {
             "searchService": "privatelink.search.azure.cn",
         },
         openai="openai.azure.cn",
+        # docs.azure.cn "Azure AI Search" developer notes: *.search.azure.cn
+        search="search.azure.cn",
     ),
     "usgovernment": AzureCloudNames(
         key_vault="vault.usgovcloudapi.net",
@@ -66,6 +70,7 @@ CLOUDS: Final[dict[str, AzureCloudNames]] = {
             "searchService": "privatelink.search.windows.us",
         },
         openai="openai.azure.us",
+        search="search.azure.us",
     ),
 }
 

@@ -1,7 +1,8 @@
 """Runs an `AppSpec` on Azure Container Apps in a VNet-integrated environment.
 
 Secrets reach containers only as Key Vault references resolved through the app's managed
-identity. An app with several routed services (Dify's API and web) becomes one Container App
+identity, which holds Key Vault Secrets User on exactly the secrets that app reads; each app waits
+for those secrets and role assignments, so its first revision can resolve them. An app with several routed services (Dify's API and web) becomes one Container App
 with an nginx front container doing the path routing an ALB does on AWS; the containers share
 localhost, exactly as they do in one ECS task.
 """
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_azure_native as azure
 
+from components.azure.keyvault import SecretVault
 from components.azure.monitoring import send_logs_to
-from components.lowcode import AppSpec, Container, SecretRef, Service, image
+from components.lowcode import AppSpec, Container, PublicUrl, SecretRef, Service, image
 
 GATEWAY_PORT = 8080
 
@@ -29,7 +31,6 @@ def key_vault_secret_name(ref: SecretRef) -> str:
 
 def nginx_config(spec: AppSpec) -> str:
     """Dify's own nginx routing, generated from the spec's routes (ALB-style patterns)."""
-    routed = [s for s in spec.ingress_services() if s.routes]
     default = next(s for s in spec.ingress_services() if not s.routes)
     lines = [
         "server {",
@@ -43,9 +44,15 @@ def nginx_config(spec: AppSpec) -> str:
         "  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "  proxy_set_header X-Forwarded-Proto https;",
     ]
-    for service in routed:
-        prefixes = "|".join(re.escape(r.rstrip("*").strip("/")) for r in service.routes)
-        lines.append(f"  location ~ ^/({prefixes})(/|$) {{ proxy_pass http://127.0.0.1:{_port(service)}; }}")
+    for service in spec.ingress_services():
+        for container in service.routed_containers():
+            routes = service.routes if container.name == service.ingress_container else container.routes
+            if not routes:
+                continue
+            prefixes = "|".join(re.escape(r.rstrip("*").strip("/")) for r in routes)
+            # Dify's nginx tells the plugin daemon the URL a plugin endpoint was called at.
+            hook = "" if container.name == service.ingress_container else " proxy_set_header Dify-Hook-Url $scheme://$host$request_uri;"
+            lines.append(f"  location ~ ^/({prefixes})(/|$) {{{hook} proxy_pass http://127.0.0.1:{container.port}; }}")
     lines.append(f"  location / {{ proxy_pass http://127.0.0.1:{_port(default)}; }}")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -71,7 +78,17 @@ def _cpu(container: Container) -> float:
 class AppFileShare:
     account_name: pulumi.Input[str]
     share_name: str
-    key_secret_url: pulumi.Input[str]  # Key Vault URL of the storage account key
+    key_secret_name: str  # Key Vault secret holding the storage account key
+    key_secret_url: pulumi.Input[str]  # its versionless URL
+
+
+@dataclass(frozen=True)
+class AppIdentity:
+    """A user-assigned identity a Container App (or the environment) runs as."""
+
+    id: pulumi.Input[str]
+    principal_id: pulumi.Input[str]
+    client_id: pulumi.Input[str]
 
 
 @dataclass
@@ -83,8 +100,10 @@ class ContainerAppsArgs:
     app_name_prefix: str
     apps_subnet_id: pulumi.Input[str]
     workspace_id: pulumi.Input[str]
-    identity_id: pulumi.Input[str]
-    # Key Vault secret name -> versionless secret URL
+    vault: SecretVault
+    # The app's own containers (and the environment's file-share mount) run as this identity.
+    app_identity: AppIdentity
+    # Key Vault secret name -> versionless secret URL (an Output of the secret resource)
     secret_urls: Mapping[str, pulumi.Input[str]]
     allowed_cidrs: Sequence[str]
     internal: bool
@@ -92,8 +111,10 @@ class ContainerAppsArgs:
     image_tags: Mapping[str, str] = field(default_factory=dict)
     image_registry: str | None = None
     file_share: AppFileShare | None = None
-    # Services reachable only from inside the environment (internal ingress), e.g. the gateway.
+    # Services reachable only from inside the environment (internal ingress), e.g. the gateway,
+    # each with its own identity (service name -> identity) when it reads secrets.
     internal_services: Sequence[Service] = ()
+    internal_identities: Mapping[str, AppIdentity] = field(default_factory=dict)
 
 
 class ContainerApps(pulumi.ComponentResource):
@@ -105,8 +126,6 @@ class ContainerApps(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         spec = args.spec
-        identity = azure.app.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[args.identity_id])
-
         environment = azure.app.ManagedEnvironment(
             f"{name}-env",
             environment_name=args.environment_name,
@@ -119,7 +138,7 @@ class ContainerApps(pulumi.ComponentResource):
             peer_traffic_configuration=azure.app.ManagedEnvironmentPeerTrafficConfigurationArgs(
                 encryption=azure.app.ManagedEnvironmentEncryptionArgs(enabled=True)
             ),
-            identity=identity,
+            identity=azure.app.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[args.app_identity.id]),
             tags=tags,
             opts=child,
         )
@@ -128,6 +147,9 @@ class ContainerApps(pulumi.ComponentResource):
         storage_name = None
         if args.file_share is not None:
             share = args.file_share
+            key_access = args.vault.grant_read(
+                f"{name}-env-reads", principal_id=args.app_identity.principal_id, secret_names=[share.key_secret_name], parent=self, reader="the app environment"
+            )
             storage = azure.app.ManagedEnvironmentsStorage(
                 f"{name}-files",
                 environment_name=environment.name,
@@ -140,16 +162,16 @@ class ContainerApps(pulumi.ComponentResource):
                         access_mode="ReadWrite",
                         # The account key stays in Key Vault; the environment reads it itself.
                         account_key_vault_properties=azure.app.SecretKeyVaultPropertiesArgs(
-                            identity=args.identity_id, key_vault_url=share.key_secret_url
+                            identity=args.app_identity.id, key_vault_url=share.key_secret_url
                         ),
                     )
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=key_access),
             )
             storage_name = storage.name
 
         ingress_services = spec.ingress_services()
-        groups: list[tuple[str, list[Container], int | None, bool]] = []
+        groups: list[tuple[str, list[Container], int | None, bool, AppIdentity | None]] = []
         if len(ingress_services) > 1:
             gateway = Container(
                 name="gateway",
@@ -161,23 +183,37 @@ class ContainerApps(pulumi.ComponentResource):
                 command=("/bin/sh", "-c", 'printf "%s" "$NGINX_CONF" > /etc/nginx/conf.d/default.conf && exec nginx -g "daemon off;"'),
             )
             merged = [gateway, *[c for s in ingress_services for c in s.containers]]
-            groups.append((spec.kind, merged, GATEWAY_PORT, True))
+            groups.append((spec.kind, merged, GATEWAY_PORT, True, args.app_identity))
         elif ingress_services:
-            groups.append((ingress_services[0].name, list(ingress_services[0].containers), _port(ingress_services[0]), True))
+            groups.append((ingress_services[0].name, list(ingress_services[0].containers), _port(ingress_services[0]), True, args.app_identity))
         for service in spec.services:
             if not service.ingress_container:
-                groups.append((service.name, list(service.containers), None, False))
+                groups.append((service.name, list(service.containers), None, False, args.app_identity))
         for service in args.internal_services:
-            groups.append((service.name, list(service.containers), _port(service), False))
+            groups.append((service.name, list(service.containers), _port(service), False, args.internal_identities.get(service.name)))
 
         self.url = pulumi.Output.from_input("")
         self.internal_urls: dict[str, str] = {}
-        for app_name, containers, ingress_port, public in groups:
+        # The public app's address, for settings that hold the app's own URL (PublicUrl).
+        public_app = next((n for n, _, port, public, _ in groups if port is not None and public), None)
+        public_url = (
+            pulumi.Output.concat("https://", container_app_name(args.app_name_prefix, public_app), ".", environment.default_domain)
+            if public_app
+            else pulumi.Output.from_input("")
+        )
+        for app_name, containers, ingress_port, public, app_identity in groups:
             refs = {ref for c in containers for ref in c.secrets.values()}
             kv_names = sorted({key_vault_secret_name(r) for r in refs})
             missing = [n for n in kv_names if n not in args.secret_urls]
             if missing:
                 raise ValueError(f"Key Vault secrets {missing} are used by the {spec.kind} containers but were not created")
+            secret_access: list[pulumi.Resource] = []
+            if kv_names:
+                if app_identity is None:
+                    raise ValueError(f"Container App '{app_name}' reads Key Vault secrets {kv_names} but has no identity")
+                secret_access = args.vault.grant_read(
+                    f"{name}-{app_name}-reads", principal_id=app_identity.principal_id, secret_names=kv_names, parent=self, reader=f"Container App {app_name}"
+                )
             ingress = None
             app_name_full = container_app_name(args.app_name_prefix, app_name)
             if ingress_port is not None and not public:
@@ -206,22 +242,23 @@ class ContainerApps(pulumi.ComponentResource):
                 location=args.location,
                 managed_environment_id=environment.id,
                 workload_profile_name="Consumption",
-                identity=identity,
+                identity=azure.app.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[app_identity.id]) if app_identity else None,
                 configuration=azure.app.ConfigurationArgs(
                     active_revisions_mode="Single",
                     ingress=ingress,
                     secrets=[
-                        azure.app.SecretArgs(name=n, key_vault_url=args.secret_urls[n], identity=args.identity_id) for n in kv_names
+                        azure.app.SecretArgs(name=n, key_vault_url=args.secret_urls[n], identity=app_identity.id) for n in kv_names if app_identity
                     ],
                 ),
                 template=azure.app.TemplateArgs(
-                    containers=[self._container(c, args) for c in containers],
+                    containers=[self._container(c, args, public_url) for c in containers],
                     # One replica: Dify's beat scheduler and Flowise's file store must not run twice.
                     scale=azure.app.ScaleArgs(min_replicas=1, max_replicas=1),
                     volumes=volumes or None,
                 ),
                 tags=tags,
-                opts=child,
+                # The secret URLs already carry the secrets as dependencies; the reads need the roles.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=secret_access),
             )
             if ingress_port is not None and public:
                 self.url = app.latest_revision_fqdn.apply(lambda fqdn: f"https://{fqdn}")
@@ -229,9 +266,13 @@ class ContainerApps(pulumi.ComponentResource):
         self.register_outputs({"url": self.url})
 
     @staticmethod
-    def _container(c: Container, args: ContainerAppsArgs) -> azure.app.ContainerArgs:
+    def _container(c: Container, args: ContainerAppsArgs, public_url: pulumi.Output[str]) -> azure.app.ContainerArgs:
         cpu = _cpu(c)
-        env = [azure.app.EnvironmentVarArgs(name=k, value=v) for k, v in sorted(c.env.items())]
+        env = [
+            azure.app.EnvironmentVarArgs(name=k, value=pulumi.Output.concat(public_url, v.path) if isinstance(v, PublicUrl) else v)
+            for k, v in sorted(c.env.items())
+            if v not in ("", None)
+        ]
         env += [azure.app.EnvironmentVarArgs(name=k, secret_ref=key_vault_secret_name(ref)) for k, ref in sorted(c.secrets.items())]
         probes = None
         if c.health_path and c.port:

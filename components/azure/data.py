@@ -11,9 +11,16 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_random as random
 
+from components.azure.monitoring import send_logs_to
 from components.azure.network import PrivateEndpoint, PrivateEndpointArgs
 
 POSTGRES_VERSION = "16"
+# `azure.extensions` allow-list: what the apps' migrations create. Dify's first migration runs
+# CREATE EXTENSION "uuid-ossp" (langgenius/dify api/migrations/versions/64b051264f32_init.py) and
+# pgvector's CREATE EXTENSION vector; Flowise's tables default to uuid_generate_v4()
+# (FlowiseAI/Flowise packages/server/src/database/migrations/postgres/1693891895163-Init.ts) and
+# its AddPgvectorExtension migration creates `vector`.
+APP_EXTENSIONS: tuple[str, ...] = ("UUID-OSSP", "VECTOR")
 
 
 @dataclass
@@ -23,6 +30,7 @@ class EncryptionIdentity:
     identity_id: pulumi.Input[str]
     key_vault_uri: pulumi.Input[str]
     key_name: pulumi.Input[str]
+    key_uri: pulumi.Input[str]  # versionless
     key_uri_with_version: pulumi.Input[str]
     identity_client_id: pulumi.Input[str] = ""
     # The role assignment that lets the identity use the key: stores created before it fail.
@@ -42,6 +50,7 @@ class FlexiblePostgresArgs:
     geo_redundant_backup: bool
     high_availability: bool
     encryption: EncryptionIdentity
+    workspace_id: pulumi.Input[str]
     tags: Mapping[str, str]
 
 
@@ -54,6 +63,10 @@ class FlexiblePostgres(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FlexiblePostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:azure:FlexiblePostgres", name, None, opts)
+        if args.geo_redundant_backup:
+            # Refused in stacks/config.py (components/azure/checks.py GEO_BACKUP_REFUSAL): a CMK
+            # server's geo backup needs geoBackupKeyURI and a second identity in the paired region.
+            raise ValueError("geo-redundant backup with the customer-managed key is not supported")
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
         tier = "Burstable" if args.sku_name.startswith("Standard_B") else "GeneralPurpose"
@@ -74,7 +87,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
             ),
             backup=azure.dbforpostgresql.BackupArgs(
                 backup_retention_days=args.backup_retention_days,
-                geo_redundant_backup="Enabled" if args.geo_redundant_backup else "Disabled",
+                geo_redundant_backup="Disabled",
             ),
             high_availability=azure.dbforpostgresql.HighAvailabilityArgs(mode="ZoneRedundant" if args.high_availability else "Disabled"),
             identity=azure.dbforpostgresql.UserAssignedIdentityArgs(
@@ -84,32 +97,36 @@ class FlexiblePostgres(pulumi.ComponentResource):
             ),
             data_encryption=azure.dbforpostgresql.DataEncryptionArgs(
                 type="AzureKeyVault",
-                primary_key_uri=args.encryption.key_uri_with_version,
+                # Versionless: the server picks up each rotated key version itself ("Automatic key
+                # version updates", learn.microsoft.com/azure/postgresql/security/security-data-encryption).
+                primary_key_uri=args.encryption.key_uri,
                 primary_user_assigned_identity_id=args.encryption.identity_id,
             ),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.encryption.key_access)),
         )
-        # pgvector must be allow-listed before CREATE EXTENSION vector works.
-        azure.dbforpostgresql.Configuration(
+        # Extensions must be allow-listed before the apps' CREATE EXTENSION works.
+        previous: pulumi.Resource = azure.dbforpostgresql.Configuration(
             f"{name}-extensions",
             configuration_name="azure.extensions",
             server_name=server.name,
             resource_group_name=args.resource_group_name,
             source="user-override",
-            value="VECTOR",
+            value=",".join(APP_EXTENSIONS),
             opts=child,
         )
+        # The server takes one change at a time (parallel writes fail with ServerIsBusy): chain them.
         for database in args.database_names:
-            azure.dbforpostgresql.Database(
+            previous = azure.dbforpostgresql.Database(
                 f"{name}-{database.replace('_', '-')}",
                 database_name=database,
                 server_name=server.name,
                 resource_group_name=args.resource_group_name,
                 charset="UTF8",
                 collation="en_US.utf8",
-                opts=pulumi.ResourceOptions(parent=self, protect=True),
+                opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[previous]),
             )
+        send_logs_to(f"{name}-logs", resource_id=server.id, workspace_id=args.workspace_id, parent=self, depends_on=[previous])
         self.host = server.fully_qualified_domain_name
         self.admin_login = "llmadmin"
         self.admin_password = password.result
@@ -123,6 +140,7 @@ class ManagedRedisArgs:
     endpoints_subnet_id: pulumi.Input[str]
     zone_id: pulumi.Input[str]
     encryption: EncryptionIdentity
+    workspace_id: pulumi.Input[str]
     tags: Mapping[str, str]
     sku: str = "Balanced_B0"
 
@@ -148,6 +166,8 @@ class ManagedRedis(pulumi.ComponentResource):
             ),
             encryption=azure.redisenterprise.ClusterPropertiesEncryptionArgs(
                 customer_managed_key_encryption=azure.redisenterprise.ClusterPropertiesCustomerManagedKeyEncryptionArgs(
+                    # "versioned only" (Redis Enterprise API keyEncryptionKeyUrl): after a rotation
+                    # the next `pulumi up` moves the cluster to the new version (keyUriWithVersion).
                     key_encryption_key_url=args.encryption.key_uri_with_version,
                     key_encryption_key_identity=azure.redisenterprise.ClusterPropertiesKeyEncryptionKeyIdentityArgs(
                         identity_type="userAssignedIdentity",
@@ -183,6 +203,8 @@ class ManagedRedis(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The cluster has metrics only (no log categories).
+        send_logs_to(f"{name}-logs", resource_id=cluster.id, workspace_id=args.workspace_id, parent=self, logs=False)
         keys = azure.redisenterprise.list_database_keys_output(
             cluster_name=cluster.name, database_name=database.name, resource_group_name=args.resource_group_name
         )
@@ -200,6 +222,7 @@ class AppStorageArgs:
     encryption: EncryptionIdentity
     containers: Sequence[str]
     file_shares: Sequence[str]
+    workspace_id: pulumi.Input[str]
     tags: Mapping[str, str]
     # Locally redundant by default: GRS replicates to the paired region, which the residency
     # profile may not allow (the policy pack checks the pair).
@@ -276,6 +299,16 @@ class AppStorage(pulumi.ComponentResource):
                     tags=args.tags,
                 ),
                 opts=child,
+            )
+        # Account level has the Transaction metrics; the logs live on the blob and file services.
+        send_logs_to(f"{name}-logs", resource_id=account.id, workspace_id=args.workspace_id, parent=self, logs=False, metrics_category="Transaction")
+        for service in ("blobServices", "fileServices"):
+            send_logs_to(
+                f"{name}-{service.lower()}-logs",
+                resource_id=account.id.apply(lambda i, s=service: f"{i}/{s}/default"),
+                workspace_id=args.workspace_id,
+                parent=self,
+                metrics_category="Transaction",
             )
         keys = azure.storage.list_storage_account_keys_output(account_name=account.name, resource_group_name=args.resource_group_name)
         self.account_name = account.name

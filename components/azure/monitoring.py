@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -45,14 +45,19 @@ def send_logs_to(
     workspace_id: pulumi.Input[str],
     parent: pulumi.Resource,
     metrics: bool = True,
+    logs: bool = True,
+    metrics_category: str = "AllMetrics",
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> azure.monitor.DiagnosticSetting:
-    """All log categories (the allLogs group) and, optionally, all metrics of one resource."""
+    """All log categories (the allLogs group) and, optionally, the metrics of one resource.
+    Resources without log categories (a storage account itself, a Redis Enterprise cluster)
+    take `logs=False`; storage accounts name their metrics `Transaction`, not AllMetrics."""
     return azure.monitor.DiagnosticSetting(
         name,
         name="to-log-analytics",
         resource_uri=resource_id,
         workspace_id=workspace_id,
-        logs=[azure.monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
-        metrics=[azure.monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)] if metrics else None,
-        opts=pulumi.ResourceOptions(parent=parent),
+        logs=[azure.monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)] if logs else None,
+        metrics=[azure.monitor.DiagnosticsMetricSettingsArgs(category=metrics_category, enabled=True)] if metrics else None,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )

@@ -1,14 +1,24 @@
-"""Which Azure OpenAI models (at pinned versions) a region serves with regional (Standard)
-deployments, and how a stack picks the deployment type under a residency profile.
+"""Where Microsoft offers each Azure OpenAI model version, per deployment type (SKU) and region,
+when each version retires, and how a stack picks and checks a deployment under a residency
+profile.
 
-Source: learn.microsoft.com "Azure OpenAI model availability" (Standard deployment tables), as
-of late 2025. Availability changes often: a stack may override it per deployment (`regions`).
-(verify) before relying on an entry for a new region. Data-zone SKUs are offered in the regions
-of their zone (routing.AZURE_DATA_ZONE_REGIONS).
+Sources (read 2026-11-30; Microsoft changes these tables often, re-check before adding a row):
+- Model summary tables, "Azure OpenAI in Foundry Models" > model availability, kept in
+  MicrosoftDocs/azure-ai-docs articles/ai-foundry/openai/includes/model-matrix/:
+  standard-models.md (ms.date 08/12/2025, commit 3551178f), standard-embeddings.md (ms.date
+  04/01/2025, commit 0e6b208c), datazone-standard.md (commit 8f2b68ee, the table with the gpt-5.x
+  and embedding columns). https://learn.microsoft.com/azure/ai-foundry/openai/concepts/models
+- Retirements: "Azure OpenAI model deprecations and retirements", the table in
+  articles/ai-foundry/openai/includes/retirement/models.md (commit 31c50ba1).
+  https://learn.microsoft.com/azure/ai-foundry/openai/concepts/model-retirements
+
+A stack may declare availability for a model version or SKU this table does not hold
+(`regions` on the deployment); it never loosens a row the table does hold.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -17,18 +27,67 @@ from policies.llm_guard.profiles import ResidencyProfile
 from policies.llm_guard.regions import normalize_azure_location
 from policies.llm_guard.routing import AZURE_DATA_ZONE_REGIONS, AZURE_OPENAI_SKU_SCOPE
 
-_EU_STANDARD = ("swedencentral", "francecentral", "westeurope", "germanywestcentral", "northeurope", "italynorth", "polandcentral", "spaincentral")
-_US_STANDARD = ("eastus", "eastus2", "northcentralus", "southcentralus", "westus", "westus3")
+# A deployment whose model retires within this many days still plans, with a warning.
+RETIREMENT_WARNING_DAYS = 90
 
-# (model, version) -> regions serving a Standard deployment
-STANDARD_REGIONS: Final[dict[tuple[str, str], frozenset[str]]] = {
-    ("gpt-4o", "2024-11-20"): frozenset({"swedencentral", *_US_STANDARD}),
-    ("gpt-4o-mini", "2024-07-18"): frozenset({"swedencentral", *_US_STANDARD}),
-    ("gpt-4.1", "2025-04-14"): frozenset({"swedencentral", "eastus2", "northcentralus", "southcentralus", "westus3"}),
-    ("gpt-4.1-mini", "2025-04-14"): frozenset({"swedencentral", "eastus2", "northcentralus", "southcentralus", "westus3"}),
-    ("text-embedding-3-large", "1"): frozenset({*_EU_STANDARD, *_US_STANDARD, "uksouth", "switzerlandnorth", "norwayeast", "japaneast", "canadaeast"}),
-    ("text-embedding-3-small", "1"): frozenset({*_EU_STANDARD, *_US_STANDARD, "uksouth", "switzerlandnorth", "norwayeast", "japaneast", "canadaeast"}),
-    ("text-embedding-ada-002", "2"): frozenset({*_EU_STANDARD, *_US_STANDARD, "uksouth", "switzerlandnorth", "norwayeast", "japaneast", "canadaeast", "chinaeast2", "chinanorth3"}),
+_DZ_US = frozenset({"centralus", "eastus", "eastus2", "northcentralus", "southcentralus", "westus", "westus3"})
+_DZ_EU_ALL = frozenset({"francecentral", "germanywestcentral", "italynorth", "polandcentral", "spaincentral", "swedencentral", "westeurope"})
+_DZ_ALL = _DZ_US | _DZ_EU_ALL
+_STD_GPT4O_2024_11_20 = frozenset(
+    {"australiaeast", "canadaeast", "eastus", "eastus2", "francecentral", "japaneast", "northcentralus", "norwayeast", "southcentralus", "southindia", "swedencentral", "switzerlandnorth", "uksouth", "westus", "westus3"}
+)
+_STD_US_SWEDEN = frozenset({"eastus", "eastus2", "northcentralus", "southcentralus", "swedencentral", "westus", "westus3"})
+
+# (model, version) -> SKU -> regions offering it. A SKU missing from a row is not catalogued: a
+# stack may declare its regions with `regions`.
+AVAILABILITY: Final[dict[tuple[str, str], dict[str, frozenset[str]]]] = {
+    ("gpt-5.1", "2025-11-13"): {"DataZoneStandard": frozenset({"eastus", "eastus2", "francecentral", "swedencentral"})},
+    ("gpt-5", "2025-08-07"): {"DataZoneStandard": _DZ_ALL},
+    ("gpt-5-mini", "2025-08-07"): {"DataZoneStandard": _DZ_ALL},
+    ("gpt-4.1", "2025-04-14"): {"DataZoneStandard": _DZ_ALL},
+    ("gpt-4.1-mini", "2025-04-14"): {"DataZoneStandard": _DZ_ALL},
+    ("gpt-4o", "2024-11-20"): {"Standard": _STD_GPT4O_2024_11_20, "DataZoneStandard": _DZ_ALL},
+    ("gpt-4o-mini", "2024-07-18"): {"Standard": _STD_US_SWEDEN, "DataZoneStandard": _DZ_ALL},
+    ("text-embedding-3-large", "1"): {
+        "Standard": frozenset(
+            {"australiaeast", "canadaeast", "eastus", "eastus2", "francecentral", "germanywestcentral", "japaneast", "koreacentral", "norwayeast", "polandcentral", "southafricanorth", "southeastasia", "southindia", "spaincentral", "swedencentral", "switzerlandnorth", "uaenorth", "uksouth", "westus3"}
+        ),
+        # The Data Zone table lists the embedding models for US regions only (no EU region).
+        "DataZoneStandard": _DZ_US,
+    },
+    ("text-embedding-3-small", "1"): {
+        "Standard": frozenset({"australiaeast", "canadaeast", "eastus", "eastus2", "japaneast", "switzerlandnorth", "uaenorth", "westus"}),
+        "DataZoneStandard": _DZ_US,
+    },
+    ("text-embedding-ada-002", "2"): {
+        "Standard": frozenset(
+            {"australiaeast", "brazilsouth", "canadaeast", "eastus", "eastus2", "francecentral", "japaneast", "northcentralus", "norwayeast", "southafricanorth", "southcentralus", "southindia", "swedencentral", "switzerlandnorth", "uaenorth", "uksouth", "westeurope", "westus", "westus3"}
+        ),
+        "DataZoneStandard": _DZ_US,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Retirement:
+    on: dt.date
+    firm: bool  # False: "no earlier than" (Microsoft has not scheduled it yet)
+    replacement: str | None = None
+
+
+# (model, version) -> retirement. For gpt-4o 2024-11-20 the table gives one date for every
+# deployment type; for 2024-05-13/08-06 and gpt-4o-mini Standard retired on 2026-03-31.
+RETIREMENTS: Final[dict[tuple[str, str], Retirement]] = {
+    ("gpt-5.1", "2025-11-13"): Retirement(dt.date(2027, 5, 15), True),
+    ("gpt-5", "2025-08-07"): Retirement(dt.date(2027, 2, 6), True),
+    ("gpt-5-mini", "2025-08-07"): Retirement(dt.date(2027, 2, 6), True),
+    ("gpt-4.1", "2025-04-14"): Retirement(dt.date(2026, 10, 14), True, "gpt-5"),
+    ("gpt-4.1-mini", "2025-04-14"): Retirement(dt.date(2026, 10, 14), True, "gpt-5-mini"),
+    ("gpt-4o", "2024-11-20"): Retirement(dt.date(2026, 10, 1), True, "gpt-5.1"),
+    ("gpt-4o-mini", "2024-07-18"): Retirement(dt.date(2026, 10, 1), True, "gpt-4.1-mini"),
+    ("text-embedding-3-large", "1"): Retirement(dt.date(2027, 4, 15), False),
+    ("text-embedding-3-small", "1"): Retirement(dt.date(2027, 4, 15), False),
+    ("text-embedding-ada-002", "2"): Retirement(dt.date(2027, 4, 15), False),
 }
 
 
@@ -47,6 +106,11 @@ class ResolvedDeployment:
     sku: str
 
 
+def _where_offered(model: str, version: str) -> str:
+    row = AVAILABILITY.get((model, version), {})
+    return "; ".join(f"{sku} in {', '.join(sorted(regions))}" for sku, regions in sorted(row.items()) if regions) or "nowhere"
+
+
 def resolve_deployment(
     name: str,
     model: str,
@@ -55,9 +119,11 @@ def resolve_deployment(
     location: str,
     profile: ResidencyProfile,
     regions: Iterable[str] | None = None,
+    today: dt.date | None = None,
 ) -> ResolvedDeployment:
     """`auto` picks Standard: processed in the resource's geography, the strictest type."""
     location = normalize_azure_location(location)
+    today = today or dt.datetime.now(dt.UTC).date()
     chosen = "Standard" if sku == "auto" else sku
     scope = AZURE_OPENAI_SKU_SCOPE.get(chosen)
     if scope is None:
@@ -68,12 +134,32 @@ def resolve_deployment(
         zone = profile.azure_openai_data_zone
         if zone is None or location not in AZURE_DATA_ZONE_REGIONS.get(zone, frozenset()):
             raise DeploymentChoiceError("sku", sku, f"the account's region {location} is not in the {str(zone).upper()} data zone of profile '{profile.name}'")
-        return ResolvedDeployment(name, model, version, chosen)
-    if scope == "regional":
-        offered = frozenset(normalize_azure_location(r) for r in regions) if regions is not None else STANDARD_REGIONS.get((model, version))
-        if offered is None:
-            known = ", ".join(f"{m} {v}" for m, v in sorted(STANDARD_REGIONS))
-            raise DeploymentChoiceError("model", model, f"version {version} is not in the Azure OpenAI catalog (components/azure/openai_catalog.py; known: {known}); declare where it is served with `regions`")
-        if location not in offered:
-            raise DeploymentChoiceError("model", model, f"{model} {version} has no {chosen} deployments in {location}; regions serving it: {', '.join(sorted(offered))}")
+    retirement = RETIREMENTS.get((model, version))
+    if retirement is not None and retirement.firm and retirement.on <= today:
+        instead = f"; Microsoft names {retirement.replacement} as its replacement" if retirement.replacement else ""
+        raise DeploymentChoiceError("version", version, f"{model} {version} retired on {retirement.on.isoformat()} (Azure OpenAI model retirements){instead}")
+    row = AVAILABILITY.get((model, version))
+    if row is not None and chosen in row:
+        # Catalogued: Microsoft's matrix decides; a stack cannot declare more regions.
+        if location not in row[chosen]:
+            raise DeploymentChoiceError("sku", chosen, f"{model} {version} is not offered as {chosen} in {location}; Microsoft's model matrix lists it as {_where_offered(model, version)}")
+    elif regions is None:
+        what = f"has no {chosen} row" if row is not None else "is not"
+        known = ", ".join(f"{m} {v}" for m, v in sorted(AVAILABILITY))
+        raise DeploymentChoiceError("model", model, f"version {version} {what} in the Azure OpenAI catalog (components/azure/openai_catalog.py; known: {known}); declare where it is served with `regions`")
+    elif location not in {normalize_azure_location(r) for r in regions}:
+        raise DeploymentChoiceError("model", model, f"{model} {version} has no {chosen} deployments in {location}; regions declared: {', '.join(sorted(regions))}")
     return ResolvedDeployment(name, model, version, chosen)
+
+
+def retirement_warning(model: str, version: str, today: dt.date | None = None) -> str | None:
+    """A warning when a (not yet retired) version retires within RETIREMENT_WARNING_DAYS."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    retirement = RETIREMENTS.get((model, version))
+    if retirement is None or (retirement.on <= today and retirement.firm):
+        return None
+    days = (retirement.on - today).days
+    if days >= RETIREMENT_WARNING_DAYS:
+        return None
+    when = f"retires on {retirement.on.isoformat()}" if retirement.firm else f"may retire from {retirement.on.isoformat()}"
+    return f"Azure OpenAI {model} {version} {when} ({days} days): plan the move to a newer version"

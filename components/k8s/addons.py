@@ -41,15 +41,29 @@ def _release(name: str, chart: str, namespace: pulumi.Input[str], values: Mappin
     )
 
 
+def gpu_node_affinity() -> dict[str, Any]:
+    """Required node affinity on the platform's GPU label. It replaces the device plugin chart's
+    default, which requires Node Feature Discovery labels (feature.node.kubernetes.io/pci-10de.present,
+    ...; NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin/values.yaml @v0.17.1) that
+    EKS and AKS GPU nodes do not carry: the plugin would never run and no node would advertise
+    nvidia.com/gpu. Helm replaces lists, so nodeSelectorTerms below is the only term."""
+    term = {"matchExpressions": [{"key": GPU.label_key, "operator": "In", "values": [GPU.label_value]}]}
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+
+
 class GpuSupport(pulumi.ComponentResource):
     """Device plugin and DCGM exporter, scheduled onto GPU nodes only (shared taint and label)."""
 
     def __init__(self, name: str, tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:k8s:GpuSupport", name, None, opts)
-        on_gpu_nodes = {"tolerations": [GPU.toleration], "nodeSelector": GPU.node_selector}
+        # dcgm-exporter 3.4.2 defaults to no affinity (NVIDIA/dcgm-exporter deployment/values.yaml
+        # @3.3.6-3.4.2); both charts get the same placement so neither depends on a chart default.
+        on_gpu_nodes = {"tolerations": [GPU.toleration], "nodeSelector": GPU.node_selector, "affinity": gpu_node_affinity()}
         child = pulumi.ResourceOptions(parent=self)
         _release(f"{name}-device-plugin", "nvidia-device-plugin", "kube-system", {**on_gpu_nodes, "gfd": {"enabled": False}}, child, create_namespace=False)
-        namespace = k8s.core.v1.Namespace(f"{name}-monitoring", metadata=metadata("gpu-monitoring", tags), opts=child)
+        # The exporter needs hostPath and SYS_ADMIN (chart 3.4.2 securityContext): `privileged`.
+        privileged = {"pod-security.kubernetes.io/enforce": "privileged"}
+        namespace = k8s.core.v1.Namespace(f"{name}-monitoring", metadata=metadata("gpu-monitoring", tags, labels=privileged), opts=child)
         _release(f"{name}-dcgm-exporter", "dcgm-exporter", namespace.metadata["name"], {**on_gpu_nodes, "serviceMonitor": {"enabled": False}}, child, create_namespace=False)
         self.register_outputs({})
 

@@ -54,6 +54,9 @@ class GpuInstance:
     vcpus: int
     memory_gib: int
     gpu_memory_gib: int  # per GPU
+    # GPU type as the Cluster Autoscaler names it in the k8s.amazonaws.com/accelerator label
+    # (kubernetes/autoscaler cloudprovider/aws/aws_cloud_provider.go availableGPUTypes @55c37cd).
+    accelerator: str = "nvidia"
 
     def share(self, gpus: int) -> tuple[int, int]:
         """CPU and memory (GiB) a pod using `gpus` of this instance may request: its GPU share of
@@ -62,8 +65,8 @@ class GpuInstance:
         return max(1, int(self.vcpus * 0.8 * fraction)), max(4, int(self.memory_gib * 0.75 * fraction))
 
 
-def _sizes(family: str, sizes: dict[str, tuple[int, int, int]], gpu_memory_gib: int) -> dict[str, GpuInstance]:
-    return {f"{family}.{size}": GpuInstance(gpus, vcpus, memory, gpu_memory_gib) for size, (gpus, vcpus, memory) in sizes.items()}
+def _sizes(family: str, sizes: dict[str, tuple[int, int, int]], gpu_memory_gib: int, accelerator: str) -> dict[str, GpuInstance]:
+    return {f"{family}.{size}": GpuInstance(gpus, vcpus, memory, gpu_memory_gib, accelerator) for size, (gpus, vcpus, memory) in sizes.items()}
 
 
 _G5_G6 = {"xlarge": (1, 4, 16), "2xlarge": (1, 8, 32), "4xlarge": (1, 16, 64), "8xlarge": (1, 32, 128), "16xlarge": (1, 64, 256), "12xlarge": (4, 48, 192), "24xlarge": (4, 96, 384), "48xlarge": (8, 192, 768)}
@@ -71,11 +74,11 @@ _G6E = {"xlarge": (1, 4, 32), "2xlarge": (1, 8, 64), "4xlarge": (1, 16, 128), "8
 
 GPU_INSTANCES: Final[dict[str, GpuInstance]] = {
     # AWS: NVIDIA A10G (g5), L4 (g6), L40S (g6e), A100 40 GB (p4d), H100 (p5)
-    **_sizes("g5", _G5_G6, 24),
-    **_sizes("g6", _G5_G6, 24),
-    **_sizes("g6e", _G6E, 48),
-    "p4d.24xlarge": GpuInstance(8, 96, 1152, 40),
-    "p5.48xlarge": GpuInstance(8, 192, 2048, 80),
+    **_sizes("g5", _G5_G6, 24, "nvidia-a10g"),
+    **_sizes("g6", _G5_G6, 24, "nvidia-l4"),
+    **_sizes("g6e", _G6E, 48, "nvidia-l40s"),
+    "p4d.24xlarge": GpuInstance(8, 96, 1152, 40, "nvidia-tesla-a100"),
+    "p5.48xlarge": GpuInstance(8, 192, 2048, 80, "nvidia-h100"),
     # Azure: T4 (NCasT4_v3), A10 (NVadsA10_v5, full-GPU sizes), A100 80 GB (NC A100 v4), A100 40 GB
     # (ND A100 v4), H100 NVL (NC H100 v5), H100 (ND H100 v5)
     "Standard_NC4as_T4_v3": GpuInstance(1, 4, 28, 16),

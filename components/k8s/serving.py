@@ -13,15 +13,32 @@ import pulumi_kubernetes as k8s
 from components.gateway import GATEWAY_PORT
 from components.k8s.gpu import GPU
 from components.k8s.meta import metadata, pod_labels
-from components.lowcode import DEFAULT_IMAGE_TAGS, IMAGE_REPOSITORIES
+from components.lowcode import DEFAULT_IMAGE_TAGS
 
 VLLM_IMAGE = "vllm/vllm-openai:v0.18.0"
 VLLM_PORT = 8000
+# The same LiteLLM release as the container-app gateway, in its non-root build: USER nobody
+# (uid 65534) in BerriAI/litellm docker/Dockerfile.non_root (checked 2026-11). Kubernetes cannot
+# verify a user name is non-root, so the pod names the uid.
+LITELLM_NON_ROOT_IMAGE = f"ghcr.io/berriai/litellm-non_root:{DEFAULT_IMAGE_TAGS['litellm']}"
+LITELLM_UID = 65534
 MODELS_NAMESPACE = "llm-models"
 GATEWAY_NAMESPACE = "llm-gateway"
 HF_SECRET = "huggingface"
 GATEWAY_SECRET = "gateway-secrets"
 _SECURE_POD = {"seccompProfile": {"type": "RuntimeDefault"}}
+# Pod Security `restricted` for a container (kubernetes.io/docs/concepts/security/pod-security-standards).
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
+# vLLM's image runs as root and writes caches under $HOME: `baseline`, with every capability dropped.
+BASELINE_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+# How long `pulumi up` waits for a model server to become ready: a GPU node from zero (~5 min),
+# the vLLM image (~10 GB) and the weights, then loading them; the startup probe allows 30 min.
+MODEL_STARTUP_PROBE = {"periodSeconds": 10, "failureThreshold": 180, "timeoutSeconds": 5}
+MODEL_AWAIT = pulumi.CustomTimeouts(create="60m", update="60m")
+# vLLM usage statistics are sent to the vLLM project unless disabled
+# (https://docs.vllm.ai/en/latest/usage/usage_stats.html); Hugging Face telemetry likewise.
+NO_TELEMETRY = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+GATEWAY_DRAIN_SECONDS = 15  # endpoints and load balancers stop sending before the process stops
 
 
 def model_service_url(model: str) -> str:
@@ -43,6 +60,22 @@ class ModelServerArgs:
     memory_gib: int
     namespace: pulumi.Input[str]
     tags: Mapping[str, str]
+    # Whether the pool can hold one more replica when every model on it is at maxReplicas: only
+    # then may a rollout start the new pod before stopping an old one.
+    surge_fits: bool = False
+
+
+def rolling_update(surge_fits: bool) -> dict[str, int]:
+    """Surge when a spare GPU exists at the pool's maximum; otherwise replace in place, since a
+    surge pod would stay Pending and the rollout would never finish."""
+    return {"maxSurge": 1, "maxUnavailable": 0} if surge_fits else {"maxSurge": 0, "maxUnavailable": 1}
+
+
+def disruption_budget(min_replicas: int) -> dict[str, Any]:
+    """Voluntary disruptions (drains, autoscaler scale-down) never take the last ready replica;
+    an unready pod can always be evicted so a broken replica cannot block a drain."""
+    budget: dict[str, Any] = {"minAvailable": 1} if min_replicas == 1 else {"maxUnavailable": 1}
+    return {**budget, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
 
 class ModelServer(pulumi.ComponentResource):
@@ -55,7 +88,9 @@ class ModelServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         app = {"app.kubernetes.io/name": "vllm", "llm-platform.io/model": args.name}
         object_name = f"vllm-{args.name}"
-        cli = ["--model", args.hugging_face_id, "--served-model-name", args.name, "--port", str(VLLM_PORT), "--tensor-parallel-size", str(args.gpus_per_replica), "--download-dir", "/models/cache"]
+        # `vllm serve MODEL`: the --model option is deprecated for `vllm serve` (rejected by newer
+        # releases); naming the command keeps the args valid whatever the image's entrypoint.
+        cli = [args.hugging_face_id, "--served-model-name", args.name, "--port", str(VLLM_PORT), "--tensor-parallel-size", str(args.gpus_per_replica), "--download-dir", "/models/cache"]
         if args.revision:
             cli += ["--revision", args.revision]
         if args.max_model_len:
@@ -63,14 +98,14 @@ class ModelServer(pulumi.ComponentResource):
         cpu, memory = args.cpu, args.memory_gib
         # /dev/shm is memory-backed and counts against the limit.
         shm_gib = max(1, min(16, memory // 4))
-        health = {"httpGet": {"path": "/health", "port": VLLM_PORT}}
+        health = {"httpGet": {"path": "/health", "port": VLLM_PORT}, "timeoutSeconds": 5}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata(object_name, args.tags, namespace=args.namespace, labels=app),
             # No `replicas`: the HorizontalPodAutoscaler owns it (starting at minReplicas).
             spec={
                 "selector": {"matchLabels": app},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(args.surge_fits)},
                 "template": {
                     "metadata": {"labels": pod_labels(args.tags, app)},
                     "spec": {
@@ -82,10 +117,12 @@ class ModelServer(pulumi.ComponentResource):
                             {
                                 "name": "vllm",
                                 "image": VLLM_IMAGE,
+                                "command": ["vllm", "serve"],
                                 "args": cli,
                                 "ports": [{"name": "http", "containerPort": VLLM_PORT}],
                                 "env": [
                                     {"name": "HF_HOME", "value": "/models/cache"},
+                                    *({"name": k, "value": v} for k, v in NO_TELEMETRY.items()),
                                     {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "HF_TOKEN", "optional": True}}},
                                 ],
                                 "resources": {
@@ -93,14 +130,17 @@ class ModelServer(pulumi.ComponentResource):
                                     "limits": {"memory": f"{memory}Gi", GPU.resource: str(args.gpus_per_replica)},
                                 },
                                 # Downloading and loading weights takes minutes: liveness waits for startup.
-                                "startupProbe": {**health, "periodSeconds": 10, "failureThreshold": 180},
+                                "startupProbe": {**health, **MODEL_STARTUP_PROBE},
                                 "readinessProbe": {**health, "periodSeconds": 10, "failureThreshold": 3},
-                                "livenessProbe": {**health, "periodSeconds": 20, "failureThreshold": 3},
+                                # A busy engine answers /health late: a generous timeout before a restart.
+                                "livenessProbe": {**health, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 10},
                                 "volumeMounts": [{"name": "model-cache", "mountPath": "/models/cache"}, {"name": "shm", "mountPath": "/dev/shm"}],
-                                "securityContext": {"allowPrivilegeEscalation": False},
+                                "securityContext": BASELINE_CONTAINER,
                             }
                         ],
                         "volumes": [
+                            # Per pod: EBS / Azure Disk are single-node and zonal, so replicas cannot
+                            # share one; each new pod downloads the weights again (see README).
                             {"name": "model-cache", "emptyDir": {"sizeLimit": f"{args.cache_size_gb}Gi"}},
                             # Tensor parallelism shares tensors through /dev/shm.
                             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm_gib}Gi"}},
@@ -108,7 +148,8 @@ class ModelServer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=child,
+            # Pulumi waits for a ready replica; the 10-minute default ends before a model loads.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=MODEL_AWAIT),
         )
         k8s.core.v1.Service(
             f"{name}-service",
@@ -131,7 +172,7 @@ class ModelServer(pulumi.ComponentResource):
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(object_name, args.tags, namespace=args.namespace, labels=app),
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": app}},
+            spec={**disruption_budget(args.min_replicas), "selector": {"matchLabels": app}},
             opts=child,
         )
         self.register_outputs({})
@@ -147,6 +188,7 @@ class GatewayArgs:
     allowed_cidrs: Sequence[str]  # networks outside the cluster that may call the gateway
     load_balancer_annotations: Mapping[str, str]
     tags: Mapping[str, str]
+    request_timeout_seconds: int = 600  # the longest a request (a stream) may take upstream
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -173,11 +215,10 @@ class LlmGateway(pulumi.ComponentResource):
             metadata=metadata(self.SERVICE_ACCOUNT, args.tags, namespace=args.namespace, labels=app, annotations=args.service_account_annotations),
             opts=child,
         )
-        image = f"{IMAGE_REPOSITORIES['litellm']}:{DEFAULT_IMAGE_TAGS['litellm']}"
         env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(args.env.items())]
         env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": GATEWAY_SECRET, "key": k}}} for k in sorted(args.secret_env)]
         env += [{"name": "LITELLM_LOG", "value": "INFO"}, {"name": "LITELLM_TELEMETRY", "value": "False"}]
-        probe = {"httpGet": {"path": "/health/liveliness", "port": GATEWAY_PORT}, "periodSeconds": 15}
+        probe = {"httpGet": {"path": "/health/liveliness", "port": GATEWAY_PORT}, "periodSeconds": 15, "timeoutSeconds": 5}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app),
@@ -192,19 +233,24 @@ class LlmGateway(pulumi.ComponentResource):
                     },
                     "spec": {
                         "serviceAccountName": self.SERVICE_ACCOUNT,
-                        "securityContext": _SECURE_POD,
+                        "securityContext": {**_SECURE_POD, "runAsNonRoot": True, "runAsUser": LITELLM_UID},
+                        # On SIGTERM uvicorn stops accepting and finishes in-flight requests:
+                        # leave time for the longest stream after the drain pause.
+                        "terminationGracePeriodSeconds": GATEWAY_DRAIN_SECONDS + args.request_timeout_seconds,
                         "containers": [
                             {
                                 "name": "litellm",
-                                "image": image,
+                                "image": LITELLM_NON_ROOT_IMAGE,
                                 "args": ["--config", "/etc/litellm/config.yaml", "--port", str(GATEWAY_PORT)],
                                 "ports": [{"name": "http", "containerPort": GATEWAY_PORT}],
                                 "env": env,
                                 "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
                                 "readinessProbe": {**probe, "httpGet": {"path": "/health/readiness", "port": GATEWAY_PORT}},
                                 "livenessProbe": probe,
+                                # Keep serving while endpoints and the load balancer stop sending here.
+                                "lifecycle": {"preStop": {"sleep": {"seconds": GATEWAY_DRAIN_SECONDS}}},
                                 "volumeMounts": [{"name": "config", "mountPath": "/etc/litellm", "readOnly": True}],
-                                "securityContext": {"allowPrivilegeEscalation": False},
+                                "securityContext": RESTRICTED_CONTAINER,
                             }
                         ],
                         "volumes": [{"name": "config", "configMap": {"name": config.metadata["name"]}}],
@@ -222,11 +268,16 @@ class LlmGateway(pulumi.ComponentResource):
                 "selector": app,
                 "ports": [{"name": "http", "port": GATEWAY_PORT, "targetPort": GATEWAY_PORT}],
                 "loadBalancerSourceRanges": list(args.allowed_cidrs),
+                # Deliver only to nodes running a gateway pod, with the client's address kept: the
+                # NetworkPolicy below admits client CIDRs, and node-hopped traffic would arrive
+                # from a node (Cilium's remote-node identity on AKS, not an ipBlock). The load
+                # balancer's health check (healthCheckNodePort) takes the other nodes out.
+                "externalTrafficPolicy": "Local",
             },
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app), spec={"minAvailable": 1, "selector": {"matchLabels": app}}, opts=child
+            f"{name}-pdb", metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app), spec={**disruption_budget(args.replicas), "selector": {"matchLabels": app}}, opts=child
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-ingress",

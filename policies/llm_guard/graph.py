@@ -48,9 +48,10 @@ class Res:
     parent: str | None = None
     custom: bool = True
     provider_urn: str = ""
+    provider_missing: bool = False  # a provider-package resource that arrived without its provider
 
     def graph(self) -> GraphResource:
-        return GraphResource(self.urn, self.type, self.props, self.provider_props, self.custom, self.parent, self.default_provider)
+        return GraphResource(self.urn, self.type, self.props, self.provider_props, self.custom, self.parent, self.default_provider, self.provider_missing)
 
     @property
     def default_provider(self) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .regions import aws_partition_of, azure_cloud_of, is_aws_global_type, normalize_azure_location
+from .regions import AZURE_GLOBAL_TYPES, aws_partition_of, azure_cloud_of, is_aws_global_type, normalize_azure_location
 
 # The engine's sentinels for values that are not known during preview.
 UNKNOWN_SENTINELS = frozenset(
@@ -86,17 +86,24 @@ def _provider_value(provider_inputs: Mapping[str, Any] | None, key: str) -> Any:
     return value
 
 
+PROVIDER_NOT_FOUND = "its provider reference names no provider of the stack"
+
+
 def aws_location(
     type_token: str,
     inputs: Mapping[str, Any],
     provider_inputs: Mapping[str, Any] | None,
     stack_config: Mapping[str, Any],
     default_provider: bool = False,
+    provider_missing: bool = False,
 ) -> Location:
     if is_aws_global_type(type_token):
         return Location("aws", "global", source="global service")
     if type_token.startswith("aws:wafv2/") and reveal(inputs.get("scope")) == "CLOUDFRONT":
         return Location("aws", "global", source="WAFv2 scope CLOUDFRONT")
+    if provider_missing and reveal(inputs.get("region")) in (None, ""):
+        # A dangling provider reference is not the default provider: never fall back to aws:region.
+        return Location("aws", "unknown", source=PROVIDER_NOT_FOUND)
     candidates = (
         (reveal(inputs.get("region")), "input region"),
         # The default provider is configured from the stack's aws:region.
@@ -116,7 +123,7 @@ def aws_location(
     return Location("aws", "unknown", source="no region on the resource, its provider or the stack")
 
 
-def azure_own_location(inputs: Mapping[str, Any]) -> Location | None:
+def azure_own_location(inputs: Mapping[str, Any], type_token: str = "") -> Location | None:
     value = reveal(inputs.get("location"))
     if value is None or value == "":
         return None
@@ -124,7 +131,9 @@ def azure_own_location(inputs: Mapping[str, Any]) -> Location | None:
         return Location("azure", "unknown", source="input location not known during preview")
     normalized = normalize_azure_location(str(value))
     if normalized == "global":
-        return Location("azure", "global", source="location global")
+        if type_token in AZURE_GLOBAL_TYPES:
+            return Location("azure", "global", source="location global")
+        return Location("azure", "unknown", source=f"location 'global' on {type_token or 'a type'} that is a regional service, so it names no place")
     return Location("azure", "located", normalized, "input location", azure_cloud_of(normalized))
 
 
@@ -139,6 +148,7 @@ class GraphResource:
     custom: bool = True
     parent: str | None = None
     default_provider: bool = False
+    provider_missing: bool = False  # a provider reference that resolves to nothing (fails closed)
 
 
 class LocationResolver:
@@ -152,7 +162,7 @@ class LocationResolver:
         for res in resources:
             if cloud_of_type(res.type) != "azure":
                 continue
-            if azure_own_location(res.inputs) is None:
+            if azure_own_location(res.inputs, res.type) is None:
                 continue
             for key, value in res.inputs.items():
                 value = reveal(value)
@@ -172,13 +182,13 @@ class LocationResolver:
         if not res.custom or cloud in ("none", "provider"):
             return NOT_LOCATED
         if cloud == "aws":
-            return aws_location(res.type, res.inputs, res.provider_inputs, self._config, res.default_provider)
+            return aws_location(res.type, res.inputs, res.provider_inputs, self._config, res.default_provider, res.provider_missing)
         if cloud == "azure":
             return self._azure(res)
         return self._kubernetes()
 
     def _azure(self, res: GraphResource) -> Location:
-        own = azure_own_location(res.inputs)
+        own = azure_own_location(res.inputs, res.type)
         if own is not None:
             return own
         # An ARM child names its parent by the parent's own name input (accountName, vaultName...).
@@ -188,7 +198,7 @@ class LocationResolver:
                 continue
             parent = self._azure_by_name.get((key, value))
             if parent is not None and parent.urn != res.urn:
-                inherited = azure_own_location(parent.inputs)
+                inherited = azure_own_location(parent.inputs, parent.type)
                 if inherited is not None:
                     source = f"inherited from {parent.type.rsplit(':', 1)[-1]} '{value}'"
                     return Location("azure", inherited.status, inherited.region, source, inherited.partition)

@@ -38,6 +38,13 @@ def _is_custom(type_token: str, provider: Any) -> bool:
     return provider is not None or type_token.split(":", 1)[0] in _PROVIDER_PACKAGES
 
 
+def _provider_missing(type_token: str, provider: Any) -> bool:
+    """The CLI sends every custom resource with its provider (the default one included): a resource
+    of a provider package without one has a reference nobody could resolve, so it gets no stack
+    region by default."""
+    return provider is None and type_token.split(":", 1)[0] in _PROVIDER_PACKAGES
+
+
 def _settings(config: Mapping[str, Any] | None) -> RuleSettings:
     return resolve_settings(config)
 
@@ -57,6 +64,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
             provider_type=provider.resource_type if provider is not None else "",
             provider_urn=provider.urn if provider is not None else "",
             parent=args.opts.parent if args.opts else None,
+            provider_missing=_provider_missing(args.resource_type, provider),
         )
         for finding in rule.check(res, settings):
             report(finding.render(), None)
@@ -80,6 +88,7 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
                 provider_urn=r.provider.urn if r.provider is not None else "",
                 parent=r.parent.urn if r.parent is not None else None,
                 custom=_is_custom(r.resource_type, r.provider),
+                provider_missing=_provider_missing(r.resource_type, r.provider),
             )
             for r in args.resources
         ]

@@ -184,11 +184,17 @@ class UnknownProfileError(ValueError):
         self.available = available
 
 
+def shadowing_profiles(custom: dict[str, ResidencyProfile] | dict[str, object]) -> list[str]:
+    """Custom profile names that reuse a built-in's name: a `cn` that allows Bedrock must never
+    pass for the built-in `cn`."""
+    return sorted(name for name in custom if name in BUILTIN_PROFILES)
+
+
 def resolve_profile(name: str, custom: dict[str, ResidencyProfile] | None = None) -> ResidencyProfile:
-    """The profile called `name`: a custom one first (it may not shadow a built-in), else built-in."""
+    """The profile called `name`: a built-in one first (a custom profile cannot shadow it), else custom."""
     custom = custom or {}
-    if name in custom:
-        return custom[name]
     if name in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name]
+    if name in custom:
+        return custom[name]
     raise UnknownProfileError(name, sorted({*BUILTIN_PROFILES, *custom}))

@@ -233,3 +233,106 @@ def is_aws_global_type(type_token: str) -> bool:
     if any(type_token.startswith(p) for p in AWS_REGIONAL_EXCEPTIONS):
         return False
     return type_token.startswith(AWS_GLOBAL_TYPE_PREFIXES)
+
+
+# ------------------------------------------------------------------ regions revealed by hostnames
+
+# DNS suffixes of AWS and Azure endpoints. A region name that appears as a label (or as the tail
+# of a label, like `s3-us-west-2` or `s3-website-eu-west-1`) of a host under one of these suffixes
+# is where that endpoint lives: `*.us-east-1.elb.amazonaws.com`, `bedrock-runtime.us-west-2.
+# amazonaws.com`, `*.westus.azurecontainerapps.io`, `*.hcp.eastus.azmk8s.io`,
+# `westus.api.cognitive.microsoft.com`. Sources: AWS General Reference "Service endpoints" and
+# "Amazon EC2 instance hostname types"; Azure "Azure services DNS zone configuration" (private DNS
+# zone values) on learn.microsoft.com, both read 2026-05.
+AWS_DNS_SUFFIXES: Final[tuple[str, ...]] = ("amazonaws.com", "amazonaws.com.cn", "api.aws", "on.aws", "aws.dev")
+AZURE_DNS_SUFFIXES: Final[tuple[str, ...]] = (
+    "azure.com",
+    "azure.net",
+    "windows.net",
+    "microsoft.com",
+    "azmk8s.io",
+    "azurecontainerapps.io",
+    "azurewebsites.net",
+    "cloudapp.net",
+    "azurecr.io",
+    "azure.cn",
+    "chinacloudapi.cn",
+    "usgovcloudapi.net",
+)
+# Hostnames that carry a region by convention rather than by name: the us-east-1 EC2 DNS names.
+_AWS_IMPLICIT_REGION_DOMAINS: Final[dict[str, str]] = {"compute-1.amazonaws.com": "us-east-1", "ec2.internal": "us-east-1"}
+
+_ALL_AWS_REGIONS: Final[frozenset[str]] = frozenset().union(*AWS_PARTITION_REGIONS.values())
+_ALL_AZURE_REGIONS: Final[frozenset[str]] = frozenset().union(*AZURE_CLOUD_REGIONS.values())
+
+
+def _region_labels(host: str, suffix: str, regions: frozenset[str]) -> str | None:
+    labels = host[: -len(suffix)].rstrip(".").split(".")
+    for label in reversed(labels):  # the region sits nearest the suffix
+        if label in regions:
+            return label
+        for region in regions:
+            if label.endswith("-" + region):
+                return region
+    return None
+
+
+def region_of_hostname(host: str) -> tuple[str, str] | None:
+    """("aws"|"azure", region) when an AWS/Azure endpoint hostname says where it lives."""
+    host = host.strip().rstrip(".").lower()
+    for domain, region in _AWS_IMPLICIT_REGION_DOMAINS.items():
+        if host == domain or host.endswith("." + domain):
+            return "aws", region
+    if host.endswith(".compute.internal"):
+        region = _region_labels(host, "compute.internal", _ALL_AWS_REGIONS)
+        return ("aws", region) if region else None
+    for suffix in AWS_DNS_SUFFIXES:
+        if host.endswith("." + suffix):
+            region = _region_labels(host, suffix, _ALL_AWS_REGIONS)
+            return ("aws", region) if region else None
+    for suffix in AZURE_DNS_SUFFIXES:
+        if host.endswith("." + suffix):
+            region = _region_labels(host, suffix, _ALL_AZURE_REGIONS)
+            return ("azure", region) if region else None
+    return None
+
+
+# Azure OpenAI / AI Services endpoints name the account, not the region: the account must be one of
+# the stack (matched on customSubDomainName), whose location the region rule checks.
+AZURE_AI_ACCOUNT_HOST_SUFFIXES: Final[tuple[str, ...]] = (
+    ".openai.azure.com",
+    ".cognitiveservices.azure.com",
+    ".services.ai.azure.com",
+    ".openai.azure.cn",
+    ".cognitiveservices.azure.cn",
+)
+
+
+# ------------------------------------------------------------------ Azure location "global"
+
+# azure-native types whose ARM resource provider only accepts location "global": they hold no
+# customer data in a region (DNS, alerting metadata) or are edges (checked by no-global-edge).
+# A `global` location on any other type is not a place: it fails closed. Sources: the ARM
+# templates reference on learn.microsoft.com for each type ("location: 'global'"), read 2026-05.
+AZURE_GLOBAL_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        "azure-native:privatedns:PrivateZone",
+        "azure-native:privatedns:VirtualNetworkLink",
+        "azure-native:network:Zone",
+        "azure-native:dns:Zone",
+        "azure-native:network:Profile",  # Traffic Manager (DNS only)
+        "azure-native:trafficmanager:Profile",
+        "azure-native:network:FrontDoor",
+        "azure-native:network:FrontDoorWebApplicationFirewallPolicy",
+        "azure-native:network:Policy",  # Front Door WAF policy
+        "azure-native:cdn:Profile",
+        "azure-native:cdn:AFDEndpoint",
+        "azure-native:cdn:Endpoint",
+        "azure-native:insights:ActionGroup",
+        "azure-native:insights:ActivityLogAlert",
+        "azure-native:insights:MetricAlert",
+        "azure-native:monitor:ActionGroup",
+        "azure-native:monitor:ActivityLogAlert",
+        "azure-native:monitor:MetricAlert",
+    }
+)

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .graph import decode_json
-from .profiles import ResidencyProfile, UnknownProfileError, resolve_profile
+from .profiles import ResidencyProfile, UnknownProfileError, resolve_profile, shadowing_profiles
 
 DEFAULT_REQUIRED_TAGS = ("cost-center", "owner", "phase", "data-residency")
 
@@ -73,10 +73,14 @@ def resolve_settings(policy_config: Mapping[str, Any] | None) -> RuleSettings:
     if not name:
         return RuleSettings(None, tags, "no residency profile: set `profile` in the policy config or llm-platform:residency in the stack", "", stack)
     try:
-        profile = resolve_profile(str(name), _custom_profiles(custom_raw))
+        custom = _custom_profiles(custom_raw)
+        if shadowed := shadowing_profiles(custom):
+            names = ", ".join(shadowed)
+            return RuleSettings(None, tags, f"custom residency profile(s) {names} reuse a built-in profile's name; a custom profile may not shadow a built-in one (rename it)", source, stack)
+        profile = resolve_profile(str(name), custom)
     except UnknownProfileError as exc:
         return RuleSettings(None, tags, str(exc), source, stack)
-    except (ValidationError, ValueError) as exc:
+    except (ValidationError, ValueError, TypeError) as exc:
         first = str(exc).splitlines()[0]
         return RuleSettings(None, tags, f"invalid custom residency profile: {first}", source, stack)
     return RuleSettings(profile, tags, None, source, stack)

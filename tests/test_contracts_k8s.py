@@ -1,0 +1,425 @@
+"""Provider contracts of the Scale clusters, over every Scale plan of the matrix: what `pulumi up`
+needs from EKS/AKS and Kubernetes to finish and to serve, checked on the recorded graph.
+
+- the private API server is reachable from the VPC and the declared admin networks;
+- the deployer (and a preview identity, if configured) may use the cluster it creates;
+- GPU workloads are awaited long enough to load a model;
+- every GPU DaemonSet can schedule on a GPU node (chart defaults merged as Helm merges them);
+- Cluster Autoscaler node-template tags describe each EKS node group exactly;
+- rollouts and PodDisruptionBudgets cannot deadlock at the pool's maximum or drop the last replica;
+- probes have timeouts, pods meet their namespace's Pod Security level, the gateway keeps client
+  addresses and drains, vLLM sends no usage statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.k8s.gpu import GPU, GPU_INSTANCES
+from scripts.engine import Plan, RecordedResource
+from scripts.mocks import MOCK_PRINCIPAL_ID
+from tests.plan_matrix import SCALE_CASES, plan_for
+
+AWS_SCALE = tuple(c for c in SCALE_CASES if "-aws" in c)
+AZURE_SCALE = tuple(c for c in SCALE_CASES if "-azure" in c)
+CHART_DEFAULTS = yaml.safe_load((Path(__file__).parent / "fixtures" / "gpu_chart_defaults.yaml").read_text())
+MIN_MODEL_AWAIT_SECONDS = 30 * 60
+ROLE_AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+ROLE_AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"
+ROLE_AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+
+
+def _of(plan: Plan, token: str) -> list[RecordedResource]:
+    return [r for r in plan.resources if r.type == token]
+
+
+def _scale(plan: Plan) -> dict[str, Any]:
+    return plan.config["llm-platform:scale"]
+
+
+def _deployments(plan: Plan) -> Iterator[RecordedResource]:
+    yield from _of(plan, "kubernetes:apps/v1:Deployment")
+
+
+def _uses_gpu(deployment: RecordedResource) -> bool:
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    return any(GPU.resource in ((c.get("resources") or {}).get("limits") or {}) for c in pod["containers"])
+
+
+def _seconds(duration: str) -> float:
+    """A Go duration as the Pulumi engine parses customTimeouts ("60m", "1h30m", "90s")."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# --------------------------------------------------------------------------- cluster access
+
+
+@pytest.mark.parametrize("case_id", AWS_SCALE)
+def test_private_eks_endpoint_admits_the_vpc_and_admin_networks_on_443(case_id: str) -> None:
+    plan = plan_for(case_id)
+    (cluster,) = _of(plan, "aws:eks/cluster:Cluster")
+    groups = {r.urn for r in _of(plan, "aws:ec2/securityGroup:SecurityGroup") if r.urn in cluster.dependencies}
+    assert cluster.inputs["vpcConfig"].get("securityGroupIds") and groups, "no security group on the cluster's endpoint ENIs"
+    required = [ipaddress.ip_network(plan.config["llm-platform:poc"]["network"]["cidr"])]
+    required += [ipaddress.ip_network(c) for c in _scale(plan).get("adminCidrs", [])]
+    rules = [r.inputs for r in _of(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if set(r.dependencies) & groups]
+    rules += [rule for r in _of(plan, "aws:ec2/securityGroup:SecurityGroup") if r.urn in groups for rule in r.inputs.get("ingress") or []]
+
+    def admits(rule: Mapping[str, Any], network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+        protocol = str(rule.get("ipProtocol") or rule.get("protocol"))
+        ports = protocol == "-1" or (protocol in ("tcp", "6") and rule.get("fromPort", 0) <= 443 <= rule.get("toPort", 0))
+        cidrs = [rule["cidrIpv4"]] if rule.get("cidrIpv4") else list(rule.get("cidrBlocks") or [])
+        return ports and any(network.subnet_of(ipaddress.ip_network(c)) for c in cidrs)  # type: ignore[arg-type]
+
+    for network in required:
+        assert any(admits(rule, network) for rule in rules), f"{case_id}: nothing admits {network} to the API server on 443"
+
+
+@pytest.mark.parametrize("case_id", AWS_SCALE)
+def test_eks_deployer_admins_and_preview_principal_can_use_the_cluster(case_id: str) -> None:
+    plan = plan_for(case_id)
+    (cluster,) = _of(plan, "aws:eks/cluster:Cluster")
+    access = cluster.inputs["accessConfig"]
+    # The identity running `pulumi up` creates the cluster: the bootstrap entry makes it admin.
+    assert access["bootstrapClusterCreatorAdminPermissions"] is True
+    assert access["authenticationMode"] in ("API", "API_AND_CONFIG_MAP")
+    entries = {r.inputs["principalArn"]: r for r in _of(plan, "aws:eks/accessEntry:AccessEntry")}
+    policies = {(r.inputs["principalArn"], r.inputs["policyArn"].rsplit("/", 1)[1], r.inputs["accessScope"]["type"]) for r in _of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    scale = _scale(plan)
+    expected = {(arn, "AmazonEKSClusterAdminPolicy", "cluster") for arn in scale.get("clusterAdmins", [])}
+    if scale.get("previewPrincipal"):
+        expected.add((scale["previewPrincipal"], "AmazonEKSViewPolicy", "cluster"))
+    assert policies == expected
+    assert set(entries) == {p for p, _, _ in expected}
+    for association in _of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
+        assert entries[association.inputs["principalArn"]].urn in association.dependencies, "the policy needs its access entry first"
+
+
+@pytest.mark.parametrize("case_id", AZURE_SCALE)
+def test_aks_deployer_admins_and_preview_principal_can_use_the_cluster(case_id: str) -> None:
+    plan = plan_for(case_id)
+    (cluster,) = _of(plan, "azure-native:containerservice:ManagedCluster")
+    assert cluster.inputs["aadProfile"]["enableAzureRBAC"] is True and cluster.inputs["disableLocalAccounts"] is True
+    on_cluster = [r for r in _of(plan, "azure-native:authorization:RoleAssignment") if cluster.urn in r.dependencies]
+    grants = {(r.inputs["principalId"], r.inputs["roleDefinitionId"].rsplit("/", 1)[1]) for r in on_cluster}
+    scale = _scale(plan)
+    expected = {(MOCK_PRINCIPAL_ID, ROLE_AKS_RBAC_CLUSTER_ADMIN)} | {(g, ROLE_AKS_RBAC_CLUSTER_ADMIN) for g in scale.get("clusterAdmins", [])}
+    if scale.get("previewPrincipal"):
+        expected |= {(scale["previewPrincipal"], ROLE_AKS_RBAC_READER), (scale["previewPrincipal"], ROLE_AKS_CLUSTER_USER)}
+    assert grants == expected
+    # Kubernetes objects are created only once the deployer's grant exists (otherwise 403).
+    deployer = next(r for r in on_cluster if r.inputs["principalId"] == MOCK_PRINCIPAL_ID)
+    (provider,) = [r for r in plan.resources if r.type == "pulumi:providers:kubernetes"]
+    assert deployer.urn in provider.dependencies
+
+
+@pytest.mark.parametrize("case_id", AZURE_SCALE)
+def test_aks_upgrades_run_inside_a_maintenance_window(case_id: str) -> None:
+    plan = plan_for(case_id)
+    (cluster,) = _of(plan, "azure-native:containerservice:ManagedCluster")
+    channels = cluster.inputs.get("autoUpgradeProfile") or {}
+    needed = set()
+    if channels.get("upgradeChannel", "none") != "none":
+        needed.add("aksManagedAutoUpgradeSchedule")
+    if channels.get("nodeOSUpgradeChannel", "None") not in ("None", "Unmanaged"):
+        needed.add("aksManagedNodeOSUpgradeSchedule")
+    windows = {r.inputs["configName"]: r.inputs for r in _of(plan, "azure-native:containerservice:MaintenanceConfiguration")}
+    assert needed <= set(windows)
+    for name in needed:
+        window = windows[name]["maintenanceWindow"]
+        assert 4 <= window["durationHours"] <= 24 and re.fullmatch(r"\d{2}:\d{2}", window["startTime"]), name
+
+
+# --------------------------------------------------------------------------- GPU scheduling
+
+
+def _gpu_pools(plan: Plan) -> list[tuple[str, dict[str, str], list[dict[str, str]]]]:
+    """(pool, node labels, node taints) of every GPU pool, as the pools themselves set them."""
+    pools = []
+    for group in _of(plan, "aws:eks/nodeGroup:NodeGroup"):
+        if group.inputs["amiType"].endswith("NVIDIA"):
+            effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+            taints = [{"key": t["key"], "value": t.get("value", ""), "effect": effects[t["effect"]]} for t in group.inputs.get("taints") or []]
+            pools.append((group.inputs["nodeGroupName"], dict(group.inputs.get("labels") or {}), taints))
+    for pool in _of(plan, "azure-native:containerservice:AgentPool"):
+        if pool.inputs["vmSize"] in GPU_INSTANCES:
+            taints = []
+            for text in pool.inputs.get("nodeTaints") or []:
+                key_value, effect = text.rsplit(":", 1)
+                key, _, value = key_value.partition("=")
+                taints.append({"key": key, "value": value, "effect": effect})
+            pools.append((pool.inputs["agentPoolName"], dict(pool.inputs.get("nodeLabels") or {}), taints))
+    assert pools, "a Scale plan has GPU pools"
+    return pools
+
+
+def _helm_merge(defaults: Any, override: Any) -> Any:
+    """Helm's values merge: maps merge key by key, anything else (lists too) replaces; null deletes."""
+    if isinstance(defaults, dict) and isinstance(override, dict):
+        out = copy.deepcopy(defaults)
+        for key, value in override.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = _helm_merge(out.get(key), value)
+        return out
+    return copy.deepcopy(override)
+
+
+def _term_matches(term: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    for expr in term.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }.get(op, False)
+        if not ok:
+            return False
+    return not term.get("matchFields")
+
+
+def schedulable(pod: Mapping[str, Any], labels: Mapping[str, str], taints: list[dict[str, str]]) -> str | None:
+    """None when a pod with this placement can run on a node with these labels and taints."""
+    for key, value in (pod.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return f"nodeSelector {key}={value} is not a label of the node"
+    required = (((pod.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms")
+    if required is not None and not any(_term_matches(t, labels) for t in required):
+        return f"no required nodeAffinity term matches the node labels {sorted(labels)}"
+    for taint in taints:
+        if taint["effect"] not in ("NoSchedule", "NoExecute"):
+            continue
+        tolerated = False
+        for tol in pod.get("tolerations") or []:
+            if tol.get("effect") and tol["effect"] != taint["effect"]:
+                continue
+            if tol.get("operator", "Equal") == "Exists":
+                tolerated = tol.get("key") in (None, "", taint["key"])
+            else:
+                tolerated = tol.get("key") == taint["key"] and tol.get("value", "") == taint["value"]
+            if tolerated:
+                break
+        if not tolerated:
+            return f"taint {taint['key']}={taint['value']}:{taint['effect']} is not tolerated"
+    return None
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_every_gpu_daemonset_and_model_server_can_schedule_on_every_gpu_pool(case_id: str) -> None:
+    plan = plan_for(case_id)
+    pools = _gpu_pools(plan)
+    releases = {r.inputs["chart"]: r for r in _of(plan, "kubernetes:helm.sh/v3:Release")}
+    placements: list[tuple[str, Mapping[str, Any]]] = []
+    for chart, defaults in CHART_DEFAULTS.items():
+        release = releases[chart]
+        assert release.inputs["version"] == defaults["version"], f"{chart}: refresh tests/fixtures/gpu_chart_defaults.yaml for the new version"
+        placements.append((chart, _helm_merge(defaults["values"], release.inputs.get("values") or {})))
+    placements += [(d.urn, d.inputs["spec"]["template"]["spec"]) for d in _deployments(plan) if _uses_gpu(d)]
+    for what, pod in placements:
+        for pool, labels, taints in pools:
+            problem = schedulable(pod, labels, taints)
+            assert problem is None, f"{case_id}: {what} cannot run on GPU pool '{pool}': {problem}"
+
+
+@pytest.mark.parametrize("case_id", AWS_SCALE)
+def test_autoscaler_node_templates_describe_every_eks_node_group(case_id: str) -> None:
+    plan = plan_for(case_id)
+    template = "k8s.io/cluster-autoscaler/node-template"
+    tags_by_group: dict[str, dict[str, str]] = {}
+    for tag in _of(plan, "aws:autoscaling/tag:Tag"):
+        (group,) = [d for d in tag.dependencies if "aws:eks/nodeGroup:NodeGroup::" in d]
+        assert tag.inputs["tag"]["propagateAtLaunch"] is False
+        tags_by_group.setdefault(group, {})[tag.inputs["tag"]["key"]] = tag.inputs["tag"]["value"]
+    for group in _of(plan, "aws:eks/nodeGroup:NodeGroup"):
+        inputs = group.inputs
+        gpu = inputs["amiType"].endswith("NVIDIA")
+        if not gpu and inputs["scalingConfig"]["minSize"] > 0:
+            continue  # never at zero nodes: the autoscaler learns from its nodes
+        expected = {f"{template}/label/{k}": v for k, v in (inputs.get("labels") or {}).items()}
+        effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+        expected |= {f"{template}/taint/{t['key']}": f"{t.get('value', '')}:{effects[t['effect']]}" for t in inputs.get("taints") or []}
+        if gpu:
+            (instance_type,) = inputs["instanceTypes"]
+            shape = GPU_INSTANCES[instance_type]
+            expected[f"{template}/resources/{GPU.resource}"] = str(shape.gpus)
+            # Labelled by the kubelet so the autoscaler waits for the device plugin, not adds nodes.
+            assert inputs["labels"].get("k8s.amazonaws.com/accelerator") == shape.accelerator, group.urn
+        assert tags_by_group.get(group.urn, {}) == expected, group.urn
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_gpu_workloads_are_awaited_long_enough_to_load_a_model(case_id: str) -> None:
+    plan = plan_for(case_id)
+    servers = [d for d in _deployments(plan) if _uses_gpu(d)]
+    assert servers
+    for deployment in servers:
+        annotations = deployment.inputs["metadata"].get("annotations") or {}
+        if annotations.get("pulumi.com/skipAwait") == "true":
+            continue
+        container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+        startup = container.get("startupProbe") or {}
+        startup_window = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+        if "pulumi.com/timeoutSeconds" in annotations:
+            waits = {"create": float(annotations["pulumi.com/timeoutSeconds"]), "update": float(annotations["pulumi.com/timeoutSeconds"])}
+        else:
+            waits = {op: _seconds(deployment.custom_timeouts[op]) for op in ("create", "update") if op in deployment.custom_timeouts}
+        for op in ("create", "update"):
+            assert op in waits, f"{deployment.urn}: {op} waits the 10-minute default"
+            assert waits[op] >= max(MIN_MODEL_AWAIT_SECONDS, startup_window), f"{deployment.urn}: {op} waits {waits[op]}s"
+
+
+# --------------------------------------------------------------------------- rollouts and disruptions
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_rollouts_and_disruption_budgets_cannot_deadlock_or_drop_the_last_replica(case_id: str) -> None:
+    plan = plan_for(case_id)
+    scale = _scale(plan)
+    pools = {p["name"]: p for p in scale["gpuPools"]}
+    models = {m["name"]: m for m in scale["models"]}
+    budgets = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"] for r in _of(plan, "kubernetes:policy/v1:PodDisruptionBudget")}
+    for deployment in _deployments(plan):
+        meta, spec = deployment.inputs["metadata"], deployment.inputs["spec"]
+        name = meta["labels"].get("llm-platform.io/model")
+        min_replicas = models[name].get("minReplicas", 1) if name else spec.get("replicas", 1)
+        budget = budgets[(meta["namespace"], meta["name"])]
+        if "minAvailable" in budget:
+            assert budget["minAvailable"] >= 1
+        else:
+            assert min_replicas - budget["maxUnavailable"] >= 1, f"{deployment.urn}: a drain may take the last replica"
+        if not name:
+            continue
+        update = spec["strategy"]["rollingUpdate"]
+        assert update["maxSurge"] + update["maxUnavailable"] >= 1
+        if update["maxUnavailable"] == 0:
+            pool = pools[models[name]["pool"]]
+            gpus = GPU_INSTANCES[pool["instanceType"]].gpus
+            at_max = sum(m["maxReplicas"] * m.get("gpusPerReplica", 1) for m in scale["models"] if m["pool"] == pool["name"])
+            surge = update["maxSurge"] * models[name].get("gpusPerReplica", 1)
+            assert at_max + surge <= pool["maxSize"] * gpus, f"{deployment.urn}: a surge pod cannot fit when pool '{pool['name']}' is at maxSize"
+
+
+# --------------------------------------------------------------------------- pods
+
+
+def _containers(deployment: RecordedResource) -> list[dict[str, Any]]:
+    return list(deployment.inputs["spec"]["template"]["spec"]["containers"])
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_every_probe_has_a_timeout_longer_than_the_default(case_id: str) -> None:
+    for deployment in _deployments(plan_for(case_id)):
+        for container in _containers(deployment):
+            probes = {k: v for k, v in container.items() if k.endswith("Probe")}
+            assert {"readinessProbe", "livenessProbe"} <= set(probes), deployment.urn
+            for kind, probe in probes.items():
+                assert probe.get("timeoutSeconds", 1) >= 2, f"{deployment.urn} {kind}: the 1 s default fails under load"
+
+
+_BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+
+def pod_security_problems(pod: Mapping[str, Any], level: str) -> list[str]:
+    """Violations of the Pod Security Standards (kubernetes.io/docs/concepts/security/pod-security-standards)."""
+    problems: list[str] = []
+    if level == "privileged":
+        return problems
+    if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+        problems.append("host namespaces")
+    if any("hostPath" in v for v in pod.get("volumes") or []):
+        problems.append("hostPath volume")
+    pod_ctx = pod.get("securityContext") or {}
+    for c in [*pod.get("containers", []), *pod.get("initContainers", [])]:
+        ctx = c.get("securityContext") or {}
+        caps = ctx.get("capabilities") or {}
+        if ctx.get("privileged"):
+            problems.append(f"{c['name']}: privileged")
+        if set(caps.get("add") or []) - _BASELINE_CAPS:
+            problems.append(f"{c['name']}: adds {caps['add']}")
+        if level != "restricted":
+            continue
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{c['name']}: allowPrivilegeEscalation is not false")
+        if "ALL" not in (caps.get("drop") or []) or set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{c['name']}: capabilities must drop ALL (add at most NET_BIND_SERVICE)")
+        if not ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")):
+            problems.append(f"{c['name']}: runAsNonRoot is not true")
+        uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
+        if uid is None:
+            # The kubelet refuses runAsNonRoot for an image whose USER is a name (litellm-non_root:
+            # `nobody`): a restricted pod names its uid.
+            problems.append(f"{c['name']}: no runAsUser")
+        elif uid == 0:
+            problems.append(f"{c['name']}: runAsUser 0")
+        seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{c['name']}: seccompProfile {seccomp}")
+    return problems
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_pods_meet_the_pod_security_level_their_namespace_enforces(case_id: str) -> None:
+    plan = plan_for(case_id)
+    levels = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") for r in _of(plan, "kubernetes:core/v1:Namespace")}
+    assert all(levels.values()), f"namespaces without an enforced Pod Security level: {[n for n, v in levels.items() if not v]}"
+    assert levels["llm-gateway"] == "restricted"
+    for deployment in _deployments(plan):
+        namespace = deployment.inputs["metadata"]["namespace"]
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        assert pod_security_problems(pod, levels[namespace]) == [], deployment.urn
+        for container in _containers(deployment):
+            caps = (container.get("securityContext") or {}).get("capabilities") or {}
+            assert "ALL" in (caps.get("drop") or []), f"{deployment.urn}: capabilities are not dropped"
+        assert (pod.get("securityContext") or {}).get("seccompProfile", {}).get("type") == "RuntimeDefault"
+
+
+def test_the_pod_security_check_catches_a_root_gateway() -> None:
+    pod = {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}, "containers": [{"name": "x", "securityContext": {"allowPrivilegeEscalation": False}}]}
+    assert pod_security_problems(pod, "baseline") == []
+    assert len(pod_security_problems(pod, "restricted")) == 3
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_gateway_keeps_client_addresses_and_drains_streams(case_id: str) -> None:
+    plan = plan_for(case_id)
+    (service,) = [r for r in _of(plan, "kubernetes:core/v1:Service") if r.inputs["spec"].get("type") == "LoadBalancer"]
+    policies = [r.inputs["spec"] for r in _of(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == service.inputs["metadata"]["namespace"]]
+    by_ip = any("ipBlock" in peer for p in policies for rule in p.get("ingress") or [] for peer in rule.get("from") or [])
+    if by_ip:
+        # With `Cluster`, node-hopped traffic arrives from a node address (SNAT), not the client's.
+        assert service.inputs["spec"].get("externalTrafficPolicy") == "Local"
+    (gateway,) = [d for d in _deployments(plan) if d.inputs["metadata"]["namespace"] == service.inputs["metadata"]["namespace"]]
+    pod = gateway.inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    pre_stop = ((container.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+    assert pre_stop >= 5, "endpoints and load balancers keep sending for a few seconds after termination starts"
+    timeout = _scale(plan).get("gateway", {}).get("timeoutSeconds", 600)
+    assert pod.get("terminationGracePeriodSeconds", 30) >= pre_stop + timeout, "in-flight streams are cut at shutdown"
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_model_servers_use_the_current_cli_and_send_no_usage_statistics(case_id: str) -> None:
+    plan = plan_for(case_id)
+    models = {m["name"]: m for m in _scale(plan)["models"]}
+    for deployment in _deployments(plan):
+        name = deployment.inputs["metadata"]["labels"].get("llm-platform.io/model")
+        if not name:
+            continue
+        (container,) = _containers(deployment)
+        assert container["command"] == ["vllm", "serve"] and container["args"][0] == models[name]["huggingFaceId"]
+        assert "--model" not in container["args"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env.get("VLLM_NO_USAGE_STATS") == "1" and env.get("DO_NOT_TRACK") == "1", deployment.urn
