@@ -56,7 +56,19 @@ class SecretName(StrEnum):
     SESSION = "session"
     VECTOR_DATABASE = "vector-database"  # JSON like DATABASE, for a separate pgvector store
     GATEWAY_KEY = "gateway-master-key"
-    STORAGE_CONNECTION = "storage-connection"  # Azure: the plugin daemon's blob connection string
+    # Dify's first-login password: /install stays closed until it is entered (INIT_PASSWORD).
+    INIT_PASSWORD = "init-password"
+
+
+# Length of the random value the stacks generate for a secret (48 unless listed). Dify compares
+# INIT_PASSWORD with a form field of at most 30 characters (api/controllers/console/
+# init_validate.py InitValidatePayload.password max_length=30, langgenius/dify main, read
+# 2026-07), so a longer password could never be entered.
+GENERATED_SECRET_LENGTHS: Mapping[SecretName, int] = {SecretName.INIT_PASSWORD: 30}
+
+
+def generated_secret_length(secret: SecretName) -> int:
+    return GENERATED_SECRET_LENGTHS.get(secret, 48)
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,10 @@ class Backends:
     model_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: e.g. the gateway key
     # How Flowise's Postgres client does TLS on this cloud (see stacks/poc.py for the why).
     flowise_database_tls_env: Mapping[str, str] = field(default_factory=dict)
+    # Let Dify's code sandbox open sockets. Off: the sandbox shares the task's network namespace
+    # (and identity) with the API, plugin daemon, SSRF proxy, data stores and metadata endpoint,
+    # so network access for user code is only safe with the sandbox as its own service.
+    sandbox_network: bool = False
 
 
 def image(key: str, overrides: Mapping[str, str], registry: str | None = None) -> str:
@@ -182,8 +198,29 @@ _DB = {
 # the compose defaults (HTTP_PORT=3128, COREDUMP_DIR=/var/spool/squid). Left out on purpose: the
 # "reverse proxy to sandbox" section (in one task the sandbox already listens on localhost:8194,
 # the port that section would take) and the empty `include /etc/squid/conf.d/*.conf`.
+# Added: destinations inside private, loopback, link-local (AWS IMDS / ECS credentials at
+# 169.254.169.254 / 169.254.170.2), CGN, multicast and IPv6 local ranges are refused before any
+# allow rule, as Dify's newer proxy does by default (docker/ssrf_proxy/README.md "Default Blocked
+# Networks" @ 4d184c98, read 2026-07). 127/8 also covers the in-task services (API :5001, plugin
+# daemon :5002) and the Container Apps managed-identity endpoint (localhost:42356). The proxy
+# itself needs none of them: it is reached from localhost and resolves names through the VPC DNS.
 SSRF_PROXY_PORT = 3128
-SQUID_CONF = f"""acl localnet src 0.0.0.1-0.255.255.255
+SSRF_DENIED_DESTINATIONS: tuple[str, ...] = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+)
+_DENY_ACLS = "\n".join(f"acl to_internal dst {cidr}" for cidr in SSRF_DENIED_DESTINATIONS)
+SQUID_CONF = f"""{_DENY_ACLS}
+acl localnet src 0.0.0.1-0.255.255.255
 acl localnet src 10.0.0.0/8
 acl localnet src 100.64.0.0/10
 acl localnet src 169.254.0.0/16
@@ -203,6 +240,7 @@ acl Safe_ports port 488
 acl Safe_ports port 591
 acl Safe_ports port 777
 acl CONNECT method CONNECT
+http_access deny to_internal
 http_access deny !Safe_ports
 http_access deny CONNECT !SSL_ports
 http_access allow localhost manager
@@ -222,6 +260,20 @@ SQUID_COMMAND = (
     "/bin/sh",
     "-c",
     'printf "%s" "$SQUID_CONF" > /etc/squid/squid.conf && /usr/sbin/squid -Nz -f /etc/squid/squid.conf && exec /usr/sbin/squid -f /etc/squid/squid.conf -NYC -d 1',
+)
+
+
+# dify-sandbox 0.2.15 internal/static/{python,nodejs}_syscall/syscalls_amd64.go ALLOW_SYSCALLS,
+# the union of both lists as numbers (x86_64; tasks run X86_64), without any socket call. Why not
+# ENABLE_NETWORK=false: Dify's API always asks for `"enable_network": True`
+# (api/core/helper/code_executor/code_executor.py) and the sandbox then refuses every run with
+# "network is disabled" (internal/service/check.go). With ALLOWED_SYSCALLS set, the sandbox hands
+# this list to the seccomp filter of each run instead of its own (+ network) list
+# (internal/core/lib/{python,nodejs}/add_seccomp.go): socket/connect/... kill the user process.
+SANDBOX_SYSCALLS_WITHOUT_NETWORK: tuple[int, ...] = (
+    0, 1, 2, 3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 25, 28, 35, 39, 60, 72, 89, 96, 102, 105,
+    106, 110, 116, 131, 186, 201, 202, 204, 217, 228, 230, 231, 233, 234, 257, 262, 270, 273, 274,
+    281, 291, 292, 318, 334,
 )
 
 
@@ -254,6 +306,10 @@ def dify(backends: Backends) -> AppSpec:
         "DB_DATABASE": "dify",
         "SQLALCHEMY_POOL_PRE_PING": "True",
         "REDIS_USE_SSL": "true",
+        # Verify the cache's certificate (ElastiCache: Amazon Root CA; Azure Managed Redis:
+        # DigiCert/Microsoft roots; both in the image's CA store). ext_redis.py and ext_celery.py
+        # map only these exact names and fall back to CERT_NONE when unset.
+        "REDIS_SSL_CERT_REQS": "CERT_REQUIRED",
         "REDIS_DB": "0",
         "BROKER_USE_SSL": "true",
         "VECTOR_STORE": "pgvector",
@@ -298,7 +354,8 @@ def dify(backends: Backends) -> AppSpec:
         port=5001,
         health_path="/health",
         env={**shared_env, "MODE": "api", "MIGRATION_ENABLED": "true"},
-        secrets=shared_secrets,
+        # Only the API serves /console/api/init, which reads INIT_PASSWORD from its environment.
+        secrets={**shared_secrets, "INIT_PASSWORD": SecretRef(SecretName.INIT_PASSWORD.value)},
     )
     worker = Container(
         name="worker",
@@ -323,15 +380,17 @@ def dify(backends: Backends) -> AppSpec:
         memory=512,
         port=8194,
         health_path="/health",
-        env={
+        env=_set({
             "GIN_MODE": "release",
             "WORKER_TIMEOUT": "15",
-            # Code may reach the network, but only through the SSRF proxy (as in the compose).
+            # Must stay true: Dify requests network on every run (see SANDBOX_SYSCALLS_WITHOUT_NETWORK).
             "ENABLE_NETWORK": "true",
+            "ALLOWED_SYSCALLS": None if backends.sandbox_network else ",".join(map(str, SANDBOX_SYSCALLS_WITHOUT_NETWORK)),
+            # With network allowed, code reaches it through the SSRF proxy (as in the compose).
             "HTTP_PROXY": local_proxy,
             "HTTPS_PROXY": local_proxy,
             "SANDBOX_PORT": "8194",
-        },
+        }),
         secrets={"API_KEY": SecretRef(SecretName.SANDBOX_KEY.value)},
     )
     ssrf_proxy = Container(
@@ -417,6 +476,7 @@ def dify(backends: Backends) -> AppSpec:
             SecretName.SANDBOX_KEY,
             SecretName.PLUGIN_DAEMON_KEY,
             SecretName.PLUGIN_INNER_KEY,
+            SecretName.INIT_PASSWORD,
         ),
         database_names=("dify", "dify_plugin"),
         needs_redis=True,

@@ -108,6 +108,18 @@ def validate_graph(graph: Any, source: str, allow_empty: bool = False) -> dict[s
             raise AuditInputError(f"{source}: resources[{i}] needs at least 'urn' and 'type' strings")
         if not isinstance(res.get("inputs", {}), dict):
             raise AuditInputError(f"{source}: resources[{i}].inputs must be an object")
+        for key in ("parent", "provider", "name"):
+            if res.get(key) is not None and not isinstance(res[key], str):
+                raise AuditInputError(f"{source}: resources[{i}].{key} must be a string or null")
+        for key in ("custom", "protect"):
+            if key in res and not isinstance(res[key], bool):
+                raise AuditInputError(f"{source}: resources[{i}].{key} must be true or false")
+        dependencies = res.get("dependencies", [])
+        if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
+            raise AuditInputError(f"{source}: resources[{i}].dependencies must be a list of URNs")
+    config = graph.get("config", {})
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise AuditInputError(f"{source}: config must be an object of 'namespace:key' settings")
     graph.setdefault("config", {})
     graph.setdefault("stack", "stack")
     graph.setdefault("project", "llm-platform")
@@ -119,8 +131,15 @@ def resolve_audit_profile(graph: Mapping[str, Any], name: str | None) -> tuple[s
     config = graph.get("config") or {}
     custom_raw = config.get("llm-platform:residencyProfiles") or {}
     if isinstance(custom_raw, str):
-        custom_raw = json.loads(custom_raw)
+        try:
+            custom_raw = json.loads(custom_raw)
+        except ValueError:
+            raise AuditInputError("llm-platform:residencyProfiles is not valid JSON") from None
+    if not isinstance(custom_raw, dict) or not all(isinstance(body, dict) for body in custom_raw.values()):
+        raise AuditInputError("llm-platform:residencyProfiles must map each profile name to an object")
     profile_name = name or config.get("llm-platform:residency")
+    if profile_name is not None and not isinstance(profile_name, str):
+        raise AuditInputError("llm-platform:residency must be a profile name (a string)")
     if not profile_name:
         raise AuditInputError("no residency profile: pass --profile NAME, or audit a graph whose config has llm-platform:residency")
     try:

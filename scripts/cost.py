@@ -358,7 +358,7 @@ def _node_group(res: Mapping[str, Any], by_urn: Mapping[str, Any], graph: Mappin
     scaling = inputs.get("scalingConfig") or {}
     min_size, max_size = _num(scaling.get("minSize")), _num(scaling.get("maxSize"))
     gpu = "accelerator" in (inputs.get("labels") or {})
-    nodes = _gpu_nodes(graph, str(inputs.get("nodeGroupName")), instance_type, min_size, max_size, est) if gpu else _num(scaling.get("desiredSize"), min_size)
+    nodes = _gpu_nodes(graph, str((inputs.get("labels") or {}).get("llm-platform.io/pool", inputs.get("nodeGroupName"))), instance_type, min_size, max_size, est) if gpu else _num(scaling.get("desiredSize"), min_size)
     spot = inputs.get("capacityType") == "SPOT"
     line = _line(res, book, "aws-ec2", instance_type, nodes * book.hours_per_month, f"{nodes:g} x {instance_type}", "spot capacity: on-demand price shown, usually far lower" if spot else "")
     if line is None:

@@ -208,12 +208,18 @@ def _decoded(value: Any) -> Any:
     return value
 
 
+_ITEM_KEYS = ("name", "Sid")  # env vars, containers, ports; IAM statements
+
+
 def _named(items: list[Any]) -> dict[str, Any] | None:
-    """A list of items that each carry a distinct `name` (env vars, containers), keyed by it."""
-    if not items or not all(isinstance(i, Mapping) and isinstance(i.get("name"), str) for i in items):
-        return None
-    keyed = {i["name"]: i for i in items}
-    return keyed if len(keyed) == len(items) else None
+    """A list of items that each carry a distinct name (env vars, containers, IAM statement ids),
+    keyed by it, so a change reads `environment[FILES_URL]` instead of `environment[8]`."""
+    for field_name in _ITEM_KEYS:
+        if items and all(isinstance(i, Mapping) and isinstance(i.get(field_name), str) for i in items):
+            keyed = {i[field_name]: i for i in items}
+            if len(keyed) == len(items):
+                return keyed
+    return None
 
 
 def _changes(old: Any, new: Any, path: str) -> Iterator[tuple[str, str, str]]:

@@ -154,6 +154,8 @@ class RecordedResource:
     # and how long it waits per operation ({"create": "60m", ...}, empty = provider default).
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    # Replace by deleting first (the physical name cannot exist twice).
+    delete_before_replace: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,6 +171,7 @@ class RecordedResource:
             "location": self.location,
             "ignoreChanges": self.ignore_changes,
             "customTimeouts": self.custom_timeouts,
+            "deleteBeforeReplace": self.delete_before_replace,
         }
 
 
@@ -220,6 +223,7 @@ def _make_monitor(records: list[RecordedResource], stack_outputs: dict[str, Any]
                         dependencies=sorted(set(request.dependencies)),
                         ignore_changes=list(request.ignoreChanges),
                         custom_timeouts={k: v for k, v in json_format.MessageToDict(request.customTimeouts).items() if v},
+                        delete_before_replace=bool(request.deleteBeforeReplace),
                     )
                 )
             return super().RegisterResource(request)

@@ -163,6 +163,7 @@ def build_beta_aws(ctx: StackContext) -> BetaAws:
                 max_capacity=beta.vector_store.max_capacity,
                 backup_retention_days=app.database.backup_retention_days,
                 tags=ctx.tags,
+                log_retention_days=app.log_retention_days,
             ),
             opts=ctx.opts,
         )
@@ -234,7 +235,7 @@ def beta_azure(ctx: StackContext) -> None:
     config_yaml = render_config(litellm_config(azure_openai_routes(beta), extra_settings={"enable_azure_ad_token_refresh": True}))
     gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id, **azure_scope_env(cfg.azure_environment)}
     gateway = gateway_service(config_yaml, {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}, env=gateway_env)
-    gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name)}/v1"
+    gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name, internal=not beta.app.internet_facing)}/v1"
     beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(d.name for d in beta.deployments)})
     beta.app.internal_services = (gateway,)
     beta.app.internal_identities = {gateway.name: AppIdentity(identity.id, identity.principal_id, identity.client_id)}
@@ -309,7 +310,9 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
     if not cmk:
         pulumi.log.warn(
             "llm-platform:beta.azureOpenAI.customerManagedKey is pending: the Azure OpenAI account keeps Microsoft-managed keys "
-            "until its system identity holds the key (this deploy); then set it to enabled and deploy again"
+            "until its system identity holds the key (this deploy); then set it to enabled and deploy again. Never start a new "
+            "stack with enabled: the account's system identity does not exist before the first deploy, so Azure cannot read the key "
+            "and the account update fails"
         )
     # The custom subdomain is global: stable per subscription and stack, never random.
     account_name = f"{namer.prefix}-oai-{short_hash(foundation.subscription_id, ctx.stack)}"[:64]
@@ -362,6 +365,7 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
                 location=location,
                 delegated_subnet_id=network.data_subnet_id,
                 private_zone_id=network.zone_ids["postgres"],
+                private_zone_link=network.zone_links["postgres"],
                 database_names=["vectors"],
                 sku_name=cfg.poc.app.database.instance_class or AZURE_DEFAULT_DB_SKU,
                 storage_gb=cfg.poc.app.database.storage_gb,

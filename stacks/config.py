@@ -103,7 +103,9 @@ Email = Annotated[str, Field(pattern=_EMAIL.pattern, max_length=254)]
 class BudgetConfig(_Model):
     amount: float = Field(gt=0, le=10_000_000)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    # Alert thresholds in percent of the amount; each gets an ACTUAL and a FORECASTED alert.
+    # Alert thresholds in percent of the amount. AWS: an ACTUAL and a FORECASTED alert each (10 at
+    # most per budget, AWS Budgets API Notification). Azure: an Actual alert each, Forecasted ones
+    # in the slots left of its 5 (components/azure/budget.py).
     thresholds: list[Annotated[int, Field(gt=0, le=1000)]] = Field(default_factory=lambda: [80, 100], min_length=1, max_length=5)
     emails: list[Email] = Field(min_length=1, max_length=10)
     # First month the budget counts (YYYY-MM). Azure refuses a start before the current month,
@@ -244,7 +246,9 @@ class GuardrailConfig(_Model):
 class BedrockConfig(_Model):
     models: list[BedrockModelConfig] = Field(min_length=1, max_length=20)
     guardrail: GuardrailConfig = Field(default_factory=GuardrailConfig)
-    invocation_logging: bool = Field(True, alias="invocationLogging")
+    # Bedrock's invocation logging configuration is one per account and region (no name): exactly
+    # one stack there may own it, so it is opt-in (the example beta-aws stack owns it).
+    invocation_logging: bool = Field(False, alias="invocationLogging")
 
     @field_validator("models")
     @classmethod
@@ -384,7 +388,8 @@ class GatewayConfig(_Model):
 
 
 class ScaleConfig(_Model):
-    kubernetes_version: str = Field("1.34", alias="kubernetesVersion", pattern=r"^1\.\d{2}$")
+    # EKS versions are checked against the catalog in components/aws/eks.py (standard support).
+    kubernetes_version: str = Field("1.35", alias="kubernetesVersion", pattern=r"^1\.\d{2}$")
     # EKS endpoint private only / AKS private cluster: `pulumi up` must then run from the network.
     private_endpoint: bool = Field(True, alias="privateEndpoint")
     public_access_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list, alias="publicAccessCidrs")
@@ -448,6 +453,12 @@ class PlatformConfig(_Model):
     @property
     def aws_partition(self) -> str:
         return self.profile.aws_partition
+
+    @property
+    def bedrock_invocation_logging(self) -> bool:
+        """Whether this stack owns the account-and-region Bedrock invocation logging configuration."""
+        bedrock = self.beta.bedrock if self.phase is not Phase.POC and self.beta else None
+        return bool(bedrock and bedrock.invocation_logging)
 
     def nat_gateways(self) -> int:
         configured = self.poc.network.nat_gateways
@@ -706,6 +717,7 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
 
 def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
     from components.k8s.gpu import GPU_INSTANCES, instance_of, is_azure_size
+    from components.k8s.serving import MODEL_SCRATCH_GIB, NODE_IMAGES_GIB, NODEFS_EVICTION_FRACTION, model_pod_disk_gib
 
     key = f"{NAMESPACE}:scale"
     scale = config.scale
@@ -741,9 +753,15 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
             continue
         pool, shape = pools[model.pool]
         gpus = shape.gpus
-        if model.cache_size_gb + 50 > pool.disk_size_gb:
+        pods_per_node = max(1, gpus // model.gpus_per_replica)
+        if pods_per_node * model_pod_disk_gib(model.cache_size_gb) + NODE_IMAGES_GIB > pool.disk_size_gb * (1 - NODEFS_EVICTION_FRACTION):
             problems.append(
-                ConfigProblem(f"{key}.models[{i}].cacheSizeGb", model.cache_size_gb, f"the model cache plus 50 GB for images must fit pool '{pool.name}' disks ({pool.disk_size_gb} GB); raise diskSizeGb or lower cacheSizeGb")
+                ConfigProblem(
+                    f"{key}.models[{i}].cacheSizeGb",
+                    model.cache_size_gb,
+                    f"{pods_per_node} pod(s) per node, each with its cache plus {MODEL_SCRATCH_GIB} GB scratch, and {NODE_IMAGES_GIB} GB for images must fit "
+                    f"{100 - int(NODEFS_EVICTION_FRACTION * 100)}% of pool '{pool.name}' disks ({pool.disk_size_gb} GB; the kubelet evicts below 10% free); raise diskSizeGb or lower cacheSizeGb",
+                )
             )
         if model.gpus_per_replica > gpus:
             problems.append(
@@ -769,6 +787,13 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
             problem = _fallback_problem(ref, config, beta, profile)
             if problem:
                 problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", ref, problem))
+    if not azure:
+        from datetime import date
+
+        from components.aws.eks import eks_version_problem
+
+        if version_problem := eks_version_problem(scale.kubernetes_version, date.today()):
+            problems.append(ConfigProblem(f"{key}.kubernetesVersion", scale.kubernetes_version, version_problem))
     problems.extend(_check_cluster_access(scale, azure, key))
     if not scale.private_endpoint and not scale.public_access_cidrs:
         what = "EKS endpoint" if not azure else "AKS API server"

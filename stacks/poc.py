@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 
-from components.lowcode import AppSpec, Backends, SecretName, SecretRef, Service, build_app_spec
+from components.lowcode import AppSpec, Backends, SecretName, SecretRef, Service, build_app_spec, generated_secret_length
 from stacks.config import AppKind, Phase
 from stacks.context import StackContext
 from stacks.program import secret_api_key
@@ -58,7 +58,7 @@ def aws_foundation(ctx: StackContext, *, public_subnets: bool) -> AwsFoundation:
     import pulumi_aws as aws
 
     from components.aws.budget import MonthlyBudget, MonthlyBudgetArgs
-    from components.aws.kms import EncryptionKey, EncryptionKeyArgs
+    from components.aws.kms import EncryptionKey, EncryptionKeyArgs, bedrock_service_needed
     from components.aws.network import Network, NetworkArgs
     from components.aws.secrets import ApiKeySecrets, ApiKeySecretsArgs
 
@@ -73,7 +73,7 @@ def aws_foundation(ctx: StackContext, *, public_subnets: bool) -> AwsFoundation:
             # the key itself (logical name platform-key) is never renamed.
             alias_name=namer.name("platform-key", max_len=250),
             tags=ctx.tags,
-            service_principals=["logs", "bedrock"],
+            service_principals=["logs", *(["bedrock"] if bedrock_service_needed(account.partition, cfg.bedrock_invocation_logging) else [])],
             # Scale's EKS node groups launch through EC2 Auto Scaling with root volumes encrypted by
             # this key; promotion from Beta only updates the key policy.
             ebs_for_autoscaling=cfg.phase is Phase.SCALE,
@@ -137,7 +137,7 @@ def _aws_generated_secret(ctx: StackContext, secret: SecretName, key_arn: pulumi
     # The app key encrypts what the app stores: regenerating it would make that unreadable.
     value = random.RandomPassword(
         f"app-{secret.value}",
-        length=48,
+        length=generated_secret_length(secret),
         special=False,
         opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(protect=critical)),
     )
@@ -182,6 +182,9 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             "PLUGIN_STORAGE_OSS_BUCKET": bucket.bucket_name,
             "S3_USE_AWS": "true",
             "S3_USE_AWS_MANAGED_IAM": "true",
+            # The daemon defaults to path-style URLs (S3_USE_PATH_STYLE default "true",
+            # dify-plugin-daemon 0.6.1 internal/types/app/config.go); AWS serves virtual-hosted style.
+            "S3_USE_PATH_STYLE": "false",
             "AWS_REGION": account.region,
         }
     else:
@@ -220,6 +223,7 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             backup_retention_days=app.database.backup_retention_days,
             multi_az=app.database.multi_az if app.database.multi_az is not None else cfg.phase is not Phase.POC,
             tags=ctx.tags,
+            log_retention_days=app.log_retention_days,
         ),
         opts=ctx.opts,
     )
@@ -246,6 +250,11 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
     for provider, arn in foundation.api_keys.arns.items():
         secret_arns[f"api-key:{provider}"] = arn
     secret_arns.update(ext.extra_secrets)
+    if ext.internet_facing and app.certificate_arn is None:
+        pulumi.log.warn(
+            "llm-platform:poc.app.certificateArn is not set: the app is served over plain HTTP to the "
+            "allowed networks, so logins, API keys and prompts cross them unencrypted; set an ACM certificate ARN"
+        )
 
     ecs = EcsApp(
         "app",
@@ -278,6 +287,9 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
     )
     pulumi.export("appUrl", ecs.url)
     pulumi.export("appDatabaseSecretArn", database.secret_arn)
+    if SecretName.INIT_PASSWORD.value in secret_arns:
+        # Where the operator reads Dify's first-login password (never the value itself).
+        pulumi.export("appInitPasswordSecretArn", secret_arns[SecretName.INIT_PASSWORD.value])
     return ecs
 
 
@@ -450,7 +462,6 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
     urls: dict[str, pulumi.Input[str]] = {}
     file_share = None
     plugin_storage_env: dict[str, Any] = {}
-    plugin_storage_secrets: dict[str, SecretRef] = {}
     if dify:
         assign_role(
             "app-writes-files",
@@ -471,16 +482,17 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             "AZURE_BLOB_ACCOUNT_KEY": "managedidentity",
             "AZURE_CLIENT_ID": foundation.app_identity.client_id,
         }
-        plugin_storage_env = {"PLUGIN_STORAGE_TYPE": "azure_blob", "AZURE_BLOB_STORAGE_CONTAINER_NAME": "dify-plugins"}
-        plugin_storage_secrets = {"AZURE_BLOB_STORAGE_CONNECTION_STRING": SecretRef(SecretName.STORAGE_CONNECTION.value)}
-        endpoint_suffix = names.blob.split("blob.", 1)[1]
-        urls[SecretName.STORAGE_CONNECTION.value] = vault.secret(
-            SecretName.STORAGE_CONNECTION.value,
-            pulumi.Output.all(storage.account_name, storage.primary_key).apply(
-                lambda v: f"DefaultEndpointsProtocol=https;AccountName={v[0]};AccountKey={v[1]};EndpointSuffix={endpoint_suffix}"
-            ),
-            protect=False,
-        )
+        # The daemon authenticates with the app's managed identity (DefaultAzureCredential picks
+        # the user-assigned one by AZURE_CLIENT_ID), not the account key: dify-plugin-daemon 0.6.1
+        # internal/types/app/config.go AZURE_BLOB_STORAGE_USE_MANAGED_IDENTITY/_ACCOUNT_URL,
+        # dify-cloud-kit v0.1.3 oss/azureblob/blob.go.
+        plugin_storage_env = {
+            "PLUGIN_STORAGE_TYPE": "azure_blob",
+            "AZURE_BLOB_STORAGE_CONTAINER_NAME": "dify-plugins",
+            "AZURE_BLOB_STORAGE_USE_MANAGED_IDENTITY": "true",
+            "AZURE_BLOB_STORAGE_ACCOUNT_URL": storage_env["AZURE_BLOB_ACCOUNT_URL"],
+            "AZURE_CLIENT_ID": foundation.app_identity.client_id,
+        }
     else:
         storage_env = {"STORAGE_TYPE": "local", "BLOB_STORAGE_PATH": "/root/.flowise/storage"}
         key_url = vault.secret("storage-account-key", storage.primary_key, protect=False)
@@ -489,7 +501,6 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
     backends = Backends(
         storage_env=storage_env,
         plugin_storage_env=plugin_storage_env,
-        plugin_storage_secrets=plugin_storage_secrets,
         public_url=f"https://{app.domain_name}" if app.domain_name else None,
         api_keys=tuple(cfg.poc.api_providers),
         vector_env=ext.vector_env,
@@ -508,6 +519,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             location=location,
             delegated_subnet_id=network.data_subnet_id,
             private_zone_id=network.zone_ids["postgres"],
+            private_zone_link=network.zone_links["postgres"],
             database_names=spec.database_names,
             sku_name=app.database.instance_class or AZURE_DEFAULT_DB_SKU,
             storage_gb=app.database.storage_gb,
@@ -549,11 +561,14 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             ref = SecretRef(SecretName.REDIS.value, field_name)
             urls[key_vault_secret_name(ref)] = vault.secret(key_vault_secret_name(ref), value, protect=False)
     for secret in spec.secrets:
-        if secret in (SecretName.DATABASE, SecretName.REDIS, SecretName.STORAGE_CONNECTION):
+        if secret in (SecretName.DATABASE, SecretName.REDIS):
             continue
         critical = secret is SecretName.APP_KEY
         value = random.RandomPassword(
-            f"app-{secret.value}", length=48, special=False, opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(protect=critical))
+            f"app-{secret.value}",
+            length=generated_secret_length(secret),
+            special=False,
+            opts=pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(protect=critical)),
         )
         urls[secret.value] = vault.secret(secret.value, value.result, protect=critical)
     for provider, url in foundation.api_key_urls.items():
@@ -575,6 +590,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             secret_urls=urls,
             allowed_cidrs=[str(c) for c in app.allowed_cidrs],
             internal=not ext.internet_facing,
+            vnet_id=network.vnet_id,
             tags=ctx.tags,
             image_tags=app.image_tags,
             image_registry=ext.image_registry,
@@ -585,6 +601,9 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         opts=ctx.opts,
     )
     pulumi.export("appUrl", apps.url)
+    if SecretName.INIT_PASSWORD.value in urls:
+        # Where the operator reads Dify's first-login password (never the value itself).
+        pulumi.export("appInitPasswordSecretUrl", urls[SecretName.INIT_PASSWORD.value])
     return apps
 
 

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pulumi
@@ -133,6 +134,9 @@ class ClusterWorkloads:
     gateway_pod_labels: Mapping[str, str]
     load_balancer_annotations: Mapping[str, str]
     allowed_cidrs: Sequence[str]
+    # Pod Identity associations / federated credentials the operator and the gateway run with.
+    secret_sync_identity: Sequence[pulumi.Resource] = ()
+    gateway_identity: Sequence[pulumi.Resource] = ()
 
 
 def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
@@ -175,6 +179,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
             secrets=synced,
             namespaces=list(namespaces.values()),
             tags=tags,
+            identity=cluster.secret_sync_identity,
         ),
         opts=opts,
     )
@@ -182,7 +187,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
     pools = {p.name: p for p in scale.gpu_pools}
     for model in scale.models:
         shape = GPU_INSTANCES[pools[model.pool].instance_type]
-        at_max = sum(m.max_replicas * m.gpus_per_replica for m in scale.models if m.pool == model.pool)
+        at_min = sum(m.min_replicas * m.gpus_per_replica for m in scale.models if m.pool == model.pool)
         cpu, memory = shape.share(model.gpus_per_replica)
         ModelServer(
             f"model-{model.name}",
@@ -199,11 +204,12 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
                 memory_gib=memory,
                 namespace=models_ns,
                 tags=tags,
-                surge_fits=at_max + model.gpus_per_replica <= pools[model.pool].max_size * shape.gpus,
+                surge_fits=at_min + model.gpus_per_replica <= pools[model.pool].max_size * shape.gpus,
             ),
             opts=opts,
         )
     model_namespace_policies("models", models_ns, tags, opts)
+    _warn_single_replicas(scale)
     gateway = LlmGateway(
         "gateway",
         GatewayArgs(
@@ -218,10 +224,22 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
             tags=tags,
             service_account_annotations=cluster.gateway_annotations,
             pod_labels=cluster.gateway_pod_labels,
+            identity=cluster.gateway_identity,
         ),
         opts=opts,
     )
     return gateway
+
+
+def _warn_single_replicas(scale: ScaleConfig) -> None:
+    """Disruption budgets never block a drain (components.k8s.serving.disruption_budget): say
+    which routes a drain interrupts."""
+    singles = {m.name for m in scale.models if m.min_replicas == 1}
+    for route in scale.routes:
+        if not route.fallbacks and (down := [m for m in route.self_hosted if m in singles]) and len(down) == len(route.self_hosted):
+            pulumi.log.warn(f"llm-platform:scale.routes '{route.name}' has no fallbacks and its models ({', '.join(down)}) run one replica: node drains and upgrades interrupt it; add a fallback or set minReplicas to 2")
+    if scale.gateway.replicas == 1:
+        pulumi.log.warn("llm-platform:scale.gateway.replicas is 1: node drains and upgrades interrupt the gateway; set 2 or more")
 
 
 def _gateway_url(service: Any) -> pulumi.Output[str]:
@@ -245,6 +263,13 @@ def _hugging_face_token(cfg: PlatformConfig) -> pulumi.Output[str] | None:
     return pulumi.Config(NAMESPACE).require_secret(cfg.hugging_face_token_key.split(":", 1)[1])
 
 
+# External Secrets' Azure Key Vault provider authenticates against the public cloud unless told
+# otherwise (environmentType, default PublicCloud; values PublicCloud, USGovernmentCloud,
+# ChinaCloud, GermanCloud: external-secrets/external-secrets apis/externalsecrets/v1/
+# secretstore_azurekv_types.go, read 2026-11-30). Keyed by azure-native:environment.
+ESO_AZURE_ENVIRONMENT = {"public": "PublicCloud", "china": "ChinaCloud", "usgovernment": "USGovernmentCloud"}
+
+
 def _system_pool_instance(cfg: PlatformConfig) -> str:
     scale = cfg.scale
     assert scale is not None
@@ -258,7 +283,7 @@ def scale_aws(ctx: StackContext) -> None:
     import pulumi_aws as aws
     import pulumi_kubernetes as k8s
 
-    from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy
+    from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy, eks_version_warning
     from components.aws.secrets import StoredSecret, StoredSecretArgs
     from components.gateway import GATEWAY_PORT
     from components.k8s.addons import SecretSync, cluster_autoscaler
@@ -273,6 +298,8 @@ def scale_aws(ctx: StackContext) -> None:
     foundation = beta.foundation
     key_arn = foundation.key.key_arn
     cluster_name = namer.name("eks", max_len=100)
+    if notice := eks_version_warning(scale.kubernetes_version, date.today()):
+        pulumi.log.warn(f"llm-platform:scale.kubernetesVersion: {notice}")
 
     pools = [NodePool(SYSTEM_POOL, _system_pool_instance(cfg), scale.system_pool.min_size, scale.system_pool.max_size, SYSTEM_DISK_GB, gpu=False)]
     pools += [NodePool(p.name, p.instance_type, p.min_size, p.max_size, p.disk_size_gb, gpu=True, spot=p.capacity == "spot") for p in scale.gpu_pools]
@@ -345,7 +372,7 @@ def scale_aws(ctx: StackContext) -> None:
 
     synced_arns = [*gateway_secrets.values(), *([hf_arn] if hf_arn is not None else [])]
     read_policy = pulumi.Output.all(key_arn, *synced_arns).apply(lambda v: _secrets_read_policy(v[1:], v[0], account.region, account.dns_suffix))
-    cluster.workload_role("secret-sync", SecretSync.NAMESPACE, SecretSync.SERVICE_ACCOUNT, {"read-platform-secrets": read_policy})
+    secret_sync_identity = cluster.workload_role("secret-sync", SecretSync.NAMESPACE, SecretSync.SERVICE_ACCOUNT, {"read-platform-secrets": read_policy})
     gateway_policies: dict[str, pulumi.Input[str]] = {}
     if plan.uses_bedrock:
         gateway_policies = {
@@ -353,10 +380,9 @@ def scale_aws(ctx: StackContext) -> None:
             # Also grants kms:Decrypt (via Bedrock) on the key that encrypts the guardrail.
             "bedrock-profiles": beta.bedrock.profiles_policy,
         }
-    if gateway_policies:
-        cluster.workload_role("gateway", GATEWAY_NAMESPACE, LlmGateway.SERVICE_ACCOUNT, gateway_policies)
+    gateway_identity = [cluster.workload_role("gateway", GATEWAY_NAMESPACE, LlmGateway.SERVICE_ACCOUNT, gateway_policies).association] if gateway_policies else []
     autoscaler_sa = "cluster-autoscaler"
-    autoscaler_role = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name, account)})
+    autoscaler_identity = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name, account)})
 
     provider = k8s.Provider(
         "eks",
@@ -365,7 +391,7 @@ def scale_aws(ctx: StackContext) -> None:
         opts=pulumi.ResourceOptions(depends_on=[*cluster.node_groups, *cluster.addons.values()]),
     )
     cluster_autoscaler(
-        "cluster-autoscaler", cluster.cluster_name, account.region, scale.kubernetes_version, autoscaler_sa, pulumi.ResourceOptions(provider=provider, depends_on=[autoscaler_role])
+        "cluster-autoscaler", cluster.cluster_name, account.region, scale.kubernetes_version, autoscaler_sa, pulumi.ResourceOptions(provider=provider, depends_on=[autoscaler_identity.association])
     )
     gateway = deploy_workloads(
         ctx,
@@ -385,6 +411,8 @@ def scale_aws(ctx: StackContext) -> None:
                 "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
             },
             allowed_cidrs=[str(cfg.poc.network.cidr), *(str(c) for c in scale.gateway.allowed_cidrs)],
+            secret_sync_identity=[secret_sync_identity.association],
+            gateway_identity=gateway_identity,
         ),
     )
     gateway_url = _gateway_url(gateway.service)
@@ -441,7 +469,7 @@ def scale_azure(ctx: StackContext) -> None:
     import pulumi_kubernetes as k8s
 
     from components.azure.aks import AgentPoolSpec, AksCluster, AksClusterArgs
-    from components.azure.clouds import ROLE_COGNITIVE_SERVICES_OPENAI_USER, ROLE_KEY_VAULT_SECRETS_USER
+    from components.azure.clouds import ROLE_COGNITIVE_SERVICES_OPENAI_USER
     from components.azure.roles import assign_role
     from components.k8s.addons import SecretSync
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
@@ -480,21 +508,14 @@ def scale_azure(ctx: StackContext) -> None:
         opts=ctx.opts,
     )
 
+    federations: dict[str, pulumi.Resource] = {}  # workloads start after their federated credential
+
     def identity(name: str, namespace: str, service_account: str) -> Any:
         uai = azure.managedidentity.UserAssignedIdentity(f"{name}-identity", resource_name_=namer.name(name), resource_group_name=rg_name, location=location, tags=ctx.tags, opts=ctx.opts)
-        cluster.federate(f"{name}-federation", uai.name, namespace, service_account)
+        federations[name] = cluster.federate(f"{name}-federation", uai.name, namespace, service_account)
         return uai
 
     sync_identity = identity("secret-sync", SecretSync.NAMESPACE, SecretSync.SERVICE_ACCOUNT)
-    assign_role(
-        "secret-sync-reads-secrets",
-        subscription_id=foundation.subscription_id,
-        role_id=ROLE_KEY_VAULT_SECRETS_USER,
-        principal_id=sync_identity.principal_id,
-        scope=vault.vault_id,
-        parent=vault,
-        description="External Secrets copies the gateway and model secrets into the cluster",
-    )
     gateway_identity = identity("gateway", GATEWAY_NAMESPACE, LlmGateway.SERVICE_ACCOUNT)
 
     def azure_upstream(route: str, target: str, limits: Mapping[str, Any]) -> Upstream:
@@ -518,6 +539,9 @@ def scale_azure(ctx: StackContext) -> None:
         hf_secret = "hugging-face-token"
     gateway_secrets: dict[str, pulumi.Input[str]] = {MASTER_KEY_ENV: SecretName.GATEWAY_KEY.value}
     gateway_secrets.update({api_key_env(p): f"api-key-{p}" for p in plan.api_providers})
+    # External Secrets reads exactly the secrets it copies into the cluster, one grant each.
+    synced_secrets = [str(n) for n in gateway_secrets.values()] + ([hf_secret] if hf_secret else [])
+    vault.grant_read("secret-sync-reads", principal_id=sync_identity.principal_id, secret_names=synced_secrets, parent=vault, reader="External Secrets")
 
     # Kubernetes calls need the pools (for workloads) and the deployer's RBAC grant (or get 403).
     provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(depends_on=[*cluster.pools, *cluster.access]))
@@ -529,6 +553,7 @@ def scale_azure(ctx: StackContext) -> None:
             secret_store={
                 "azurekv": {
                     "authType": "WorkloadIdentity",
+                    "environmentType": ESO_AZURE_ENVIRONMENT[cfg.azure_environment],
                     "vaultUrl": vault.vault_uri,
                     "serviceAccountRef": {"name": SecretSync.SERVICE_ACCOUNT, "namespace": SecretSync.NAMESPACE},
                 }
@@ -543,6 +568,8 @@ def scale_azure(ctx: StackContext) -> None:
             gateway_pod_labels=workload_identity,
             load_balancer_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
             allowed_cidrs=[str(cfg.poc.network.cidr), *(str(c) for c in scale.gateway.allowed_cidrs)],
+            secret_sync_identity=[federations["secret-sync"]],
+            gateway_identity=[federations["gateway"]],
         ),
     )
     gateway_url = _gateway_url(gateway.service)

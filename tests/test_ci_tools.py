@@ -131,7 +131,7 @@ def test_diff_of_poc_to_beta(graphs: dict[str, Path]) -> None:
     assert database["action"] == "update" and database["flagged"] and not database["tags_only"]
     assert {"path": "multiAz", "before": "false", "after": "true", "replaces": False, "may_replace": ""} in database["changes"]
     # Every promotion changes the phase tag: reported, but not flagged.
-    assert by_name["platform-key-key"]["tags_only"] and not by_name["platform-key-key"]["flagged"]
+    assert by_name["app-files-bucket"]["tags_only"] and not by_name["app-files-bucket"]["flagged"]
     assert not any(r["action"] == "delete" for r in diff["resources"])
     # Secrets stay masked: the generated and configured secret values never appear.
     assert "offline-placeholder" not in result.stdout

@@ -348,3 +348,172 @@ def test_redis_urls_survive_any_password() -> None:
     assert (parsed["password"], parsed["host"], parsed["port"], parsed["db"]) == (password, "cache.example", 6379, 1)
     split = urlsplit(url)
     assert (unquote(split.password or ""), split.hostname, split.port, split.path) == (password, "cache.example", 6379, "/1")
+
+
+# ------------------------------------------------------------------------- Dify hardening
+# (second pre-deploy review: sandbox, first login, SSRF proxy, Redis TLS, plugin storage, IAM)
+
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+CONTAINER_APP = "azure-native:app:ContainerApp"
+DIFY_CASES = [c for c in AWS_CASES + AZURE_CASES if "flowise" not in c]  # others skip unless they run Dify
+
+
+def _settings(plan: Plan) -> dict[str, dict[str, str]]:
+    """Container name -> its settings (plain values, and secret ARNs / Key Vault secret names), on either cloud."""
+    out: dict[str, dict[str, str]] = {}
+    for task in _of(plan, TASK):
+        for c in _containers(task):
+            out[c["name"]] = {e["name"]: e["value"] for e in c.get("environment", [])} | {s["name"]: s["valueFrom"] for s in c.get("secrets", [])}
+    for app in _of(plan, CONTAINER_APP):
+        for c in app.inputs["template"]["containers"]:
+            out[c["name"]] = {e["name"]: e.get("value", e.get("secretRef")) for e in c.get("env") or []}
+    return out
+
+
+def _dify(case_id: str) -> tuple[Plan, dict[str, dict[str, str]]]:
+    plan = plan_for(case_id)
+    settings = _settings(plan)
+    if "api" not in settings:
+        pytest.skip("not a Dify stack")
+    return plan, settings
+
+
+@pytest.mark.parametrize("case_id", DIFY_CASES)
+def test_sandbox_user_code_cannot_open_sockets(case_id: str) -> None:
+    """The sandbox shares the task's network (API, plugin daemon, data stores, metadata endpoint):
+    user code must get no socket syscalls, while ENABLE_NETWORK stays true because Dify's API asks
+    for network on every run and the sandbox refuses that request when it is false."""
+    plan, settings = _dify(case_id)
+    upstream = _fixture("dify")["sandbox"]
+    sandbox = settings["sandbox"]
+    assert upstream["api_requests_network"] and sandbox.get("ENABLE_NETWORK") == "true", "ENABLE_NETWORK=false makes dify-sandbox reject every run Dify sends"
+    raw = sandbox.get("ALLOWED_SYSCALLS")
+    assert raw, "no ALLOWED_SYSCALLS: the sandbox adds its network syscalls and user code can open sockets to localhost, the VPC and the internet"
+    allowed = {int(n) for n in raw.split(",")}
+    assert not allowed & set(upstream["socket_syscalls"]), f"sandbox allows socket syscalls {sorted(allowed & set(upstream['socket_syscalls']))}"
+    known = set(upstream["allow_syscalls"]["python"]) | set(upstream["allow_syscalls"]["nodejs"])
+    assert allowed <= known, f"syscalls {sorted(allowed - known)} are in neither of dify-sandbox's own lists"
+    assert set(upstream["allow_syscalls"]["python"]) <= allowed and set(upstream["allow_syscalls"]["nodejs"]) <= allowed, "a runtime would be killed on a syscall its own list allows"
+    for task in _of(plan, TASK):
+        if any(c["name"] == "sandbox" for c in _containers(task)):
+            assert task.inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64", "the syscall numbers are x86_64's"
+
+
+@pytest.mark.parametrize("case_id", DIFY_CASES)
+def test_dify_first_login_needs_a_generated_init_password(case_id: str) -> None:
+    """Dify's /install is open to whoever comes first unless INIT_PASSWORD is set; the value comes
+    from a generated secret short enough for Dify's form, and the stack says where to read it."""
+    plan, settings = _dify(case_id)
+    max_length = _fixture("dify")["init_password_max_length"]
+    reference = settings["api"].get("INIT_PASSWORD")
+    assert reference, "the API has no INIT_PASSWORD: the first visitor becomes the owner"
+    index = _by_urn(plan)
+    if reference.startswith("arn:"):
+        name = reference.split(":secret:", 1)[1].rsplit("-", 1)[0]
+        secret = next(s for s in _of(plan, "aws:secretsmanager/secret:Secret") if s.inputs["name"] == name)
+        holders = [v for v in _of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if secret.urn in v.dependencies]
+        exported = plan.outputs.get("appInitPasswordSecretArn")
+    else:
+        holders = [s for s in _of(plan, "azure-native:keyvault:Secret") if s.inputs.get("secretName") == reference]
+        exported = plan.outputs.get("appInitPasswordSecretUrl")
+    sources = [index[d] for h in holders for d in h.dependencies if index[d].type == RANDOM_PASSWORD]
+    assert sources, f"INIT_PASSWORD ({reference}) is not a generated secret"
+    for source in sources:
+        assert 12 <= int(source.inputs["length"]) <= max_length, f"{source.urn}: Dify's init form takes at most {max_length} characters"
+    assert exported and str(exported).startswith(("arn:", "https://")), "the stack does not export where the first-login password is stored"
+
+
+@pytest.mark.parametrize("case_id", DIFY_CASES)
+def test_ssrf_proxy_refuses_internal_destinations_before_any_allow(case_id: str) -> None:
+    _, settings = _dify(case_id)
+    lines = [line.split() for line in settings["ssrf-proxy"]["SQUID_CONF"].splitlines() if line.strip()]
+    denied: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    for words in lines:
+        if words[:1] == ["acl"] and words[2] == "dst":
+            denied.setdefault(words[1], []).extend(ipaddress.ip_network(w) for w in words[3:])
+    first_access = next(w for w in lines if w[0] == "http_access")
+    assert first_access[1] == "deny" and len(first_access) == 3 and first_access[2] in denied, f"the first access rule is {' '.join(first_access)}, not a deny of internal destinations"
+    networks = denied[first_access[2]]
+    for cidr in _fixture("dify")["ssrf_blocked_destinations"]:
+        wanted = ipaddress.ip_network(cidr)
+        assert any(wanted.version == n.version and wanted.subnet_of(n) for n in networks), f"the SSRF proxy lets requests reach {cidr}"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case_id", DIFY_CASES)
+def test_dify_redis_clients_verify_the_certificate(case_id: str) -> None:
+    _, settings = _dify(case_id)
+    names = _fixture("dify")["redis_ssl_cert_reqs"]
+    for container in ("api", "worker", "beat"):
+        value = settings[container].get("REDIS_SSL_CERT_REQS")
+        assert value in names, f"{container}: REDIS_SSL_CERT_REQS={value!r} is not a name Dify maps, so it falls back to CERT_NONE"
+        assert value == "CERT_REQUIRED", f"{container}: Redis TLS without certificate verification"
+
+
+@pytest.mark.parametrize("case_id", DIFY_CASES)
+def test_plugin_daemon_storage_settings(case_id: str) -> None:
+    """AWS: virtual-hosted S3 URLs (the daemon defaults to path style). Azure: the app's managed
+    identity, no account key or connection string."""
+    _, settings = _dify(case_id)
+    daemon = settings["plugin-daemon"]
+    kind = daemon["PLUGIN_STORAGE_TYPE"]
+    if kind == "aws_s3":
+        assert daemon.get("S3_USE_PATH_STYLE") == "false", "plugin daemon S3 client uses path-style URLs (its default)"
+    elif kind == "azure_blob":
+        assert daemon.get("AZURE_BLOB_STORAGE_USE_MANAGED_IDENTITY") == "true"
+        assert str(daemon.get("AZURE_BLOB_STORAGE_ACCOUNT_URL", "")).startswith("https://"), "managed identity needs the account URL"
+        assert daemon.get("AZURE_CLIENT_ID"), "DefaultAzureCredential needs AZURE_CLIENT_ID to pick the user-assigned identity"
+        assert not [k for k in daemon if "CONNECTION_STRING" in k or "ACCOUNT_KEY" in k], "the plugin daemon still reads the storage account key"
+    else:
+        pytest.fail(f"unexpected plugin storage {kind}")
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_plain_http_to_the_internet_is_warned_about(case_id: str) -> None:
+    plan = plan_for(case_id)
+    public = [lb for lb in _of(plan, "aws:lb/loadBalancer:LoadBalancer") if lb.inputs.get("internal") is False]
+    https = [li for li in _of(plan, "aws:lb/listener:Listener") if li.inputs.get("protocol") == "HTTPS"]
+    warned = any("llm-platform:poc.app.certificateArn" in w for w in plan.warnings)
+    assert warned == bool(public and not https), f"internet-facing without HTTPS: {bool(public and not https)}, warned: {warned}"
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_ecs_services_wait_for_every_policy_of_their_roles(case_id: str) -> None:
+    """A service starts tasks as soon as it exists; a role policy still being created then means
+    AccessDenied (secrets, image pull, logs) and a tripped circuit breaker."""
+    plan = plan_for(case_id)
+    policies = _of(plan, "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    checked = 0
+    for service in _of(plan, SERVICE):
+        task = _task_of(plan, service)
+        roles = {d for d in task.dependencies if d.split("::")[-2].endswith("aws:iam/role:Role")}
+        assert len(roles) == 2, f"{task.urn}: execution and task role not found"
+        for policy in policies:
+            if roles & set(policy.dependencies):
+                assert policy.urn in service.dependencies, f"{service.urn} does not wait for {policy.urn}"
+                checked += 1
+    assert checked
+
+
+ECR_CACHE = "111122223333.dkr.ecr.eu-central-1.amazonaws.com/docker-hub"
+
+
+def test_pull_through_cache_may_create_its_repositories(tmp_path: Path, plan_of: Callable[..., Plan]) -> None:
+    """With an ECR pull-through cache the first pull creates the repository: the execution role
+    needs CreateRepository and BatchImportUpstreamImage on the cache prefix, where the images are."""
+    from fnmatch import fnmatchcase
+
+    from tests.plan_matrix import Case, case_config
+
+    stack = tmp_path / "Pulumi.beta-aws-ecr-cache.yaml"
+    stack.write_text(yaml.safe_dump(case_config(Case("beta-aws-ecr-cache", "beta-aws", {"llm-platform:beta": {"imageRegistry": ECR_CACHE}})), sort_keys=False))
+    plan = plan_of(stack)
+    images = {c["image"] for t in _of(plan, TASK) for c in _containers(t)}
+    assert images and all(i.startswith(ECR_CACHE + "/") for i in images), images
+    statements = [s for p in _of(plan, "aws:iam/rolePolicy:RolePolicy") for s in json.loads(p.inputs["policy"])["Statement"]]
+    for action in ("ecr:CreateRepository", "ecr:BatchImportUpstreamImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
+        for image in images:
+            repository = image.split("/", 1)[1].rsplit(":", 1)[0]
+            arn = f"arn:aws:ecr:eu-central-1:111122223333:repository/{repository}"
+            granted = [s for s in statements if action in s["Action"] and any(fnmatchcase(arn, r) for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]))]
+            assert granted, f"no statement grants {action} on {arn}"
+            assert all(s["Resource"] != "*" for s in granted), f"{action} is granted on every repository"

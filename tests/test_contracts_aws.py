@@ -342,3 +342,168 @@ def test_catalog_lifecycle_dates_are_ordered_and_sourced() -> None:
         assert life.launched is not None and life.source.startswith("https://"), model.model_id
         assert life.legacy is None or life.launched < life.legacy, model.model_id
         assert life.eol is None or life.launched < life.eol, model.model_id
+
+
+# ----------------------------------------------------------------------- replacement with fixed names
+
+# Inputs that hold a resource's own physical name (fixed) or generate one (prefix).
+_FIXED_NAME = ("name", "identifier", "clusterIdentifier", "replicationGroupId", "bucket", "nodeGroupName")
+_NAME_INPUTS = {*_FIXED_NAME, "namePrefix", "identifierPrefix", "clusterIdentifierPrefix", "nodeGroupNamePrefix", "bucketPrefix", "region"}
+# Resources that keep a fixed name although other inputs replace them, and why that is safe. Node
+# groups, launch templates and security groups have no entry: they must generate their names.
+FIXED_NAME_EXCEPTIONS = {
+    # The service writes to exactly this name; the other replacing input (logGroupClass) is never set.
+    "aws:cloudwatch/logGroup:LogGroup": "named by the service that writes to it",
+    # Protected: a replacement is refused by `protect` before any create is attempted.
+    "aws:rds/instance:Instance": "protected stateful resource",
+    "aws:rds/cluster:Cluster": "protected stateful resource",
+    "aws:opensearch/serverlessCollection:ServerlessCollection": "protected stateful resource",
+    # Replacing inputs are constants of the code (engine, cluster id) or the protected cluster's id.
+    "aws:rds/clusterInstance:ClusterInstance": "replacing inputs are constants or the protected cluster",
+    # roleArn comes from a role replaced only on its own name; the other inputs are constants.
+    "aws:eks/cluster:Cluster": "replacing inputs are constants or a stable role ARN",
+    # launchType/schedulingStrategy are constants; the name is scoped to the ECS cluster.
+    "aws:ecs/service:Service": "replacing inputs are constants (ecs_app.py)",
+    # The name hashes every replacing input that can change (port, protocol, target type) and
+    # the load balancer's scheme (components/aws/ecs_app.py target_group_name); vpcId is the
+    # stack's VPC, whose replacement replaces everything.
+    "aws:lb/targetGroup:TargetGroup": "name hashes port, protocol, target type and scheme",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "replacing inputs are constants of the cache component",
+    "aws:iam/role:Role": "only the path replaces it, and it is never set",
+    "aws:sns/topic:Topic": "fifoTopic is never set",
+    "aws:ssm/parameter:Parameter": "dataType is never set",
+}
+MUST_GENERATE_NAMES = {"aws:eks/nodeGroup:NodeGroup", "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/securityGroup:SecurityGroup", "aws:lb/targetGroup:TargetGroup"}
+
+
+def fixed_name_problems(plan: Plan, exceptions: dict[str, str]) -> list[str]:
+    from scripts.diff import replacement_paths
+
+    paths = replacement_paths()
+    problems = []
+    for r in plan.resources:
+        replacing = [p for p in paths.get(r.type, ()) if p not in _NAME_INPUTS]
+        fixed = [f for f in _FIXED_NAME if isinstance(r.inputs.get(f), str) and not (f in REFERENCE_FIELDS and r.type not in REFERENCE_FIELDS[f])]
+        if r.custom and replacing and fixed and r.type not in exceptions and not getattr(r, "delete_before_replace", False):
+            problems.append(f"{r.urn}: fixed {fixed[0]}={r.inputs[fixed[0]]!r} but {', '.join(replacing[:4])} replace it (create-before-delete would collide)")
+    return problems
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_resources_replaced_by_an_input_change_do_not_have_fixed_names(case_id: str) -> None:
+    """Pulumi creates the replacement before deleting the old resource: a fixed physical name
+    collides (EKS node groups: ResourceInUseException). Generated names, deleteBeforeReplace or a
+    listed reason."""
+    assert not set(FIXED_NAME_EXCEPTIONS) & (MUST_GENERATE_NAMES - {"aws:lb/targetGroup:TargetGroup"})
+    assert not fixed_name_problems(plan_for(case_id), FIXED_NAME_EXCEPTIONS)
+    if case_id.startswith("scale-"):
+        groups = [r for r in plan_for(case_id).resources if r.type == "aws:eks/nodeGroup:NodeGroup"]
+        assert groups and all(r.inputs.get("nodeGroupNamePrefix") for r in groups)
+
+
+# ----------------------------------------------------------------------- EKS version lifecycle
+
+
+def test_eks_versions_past_standard_support_are_refused_and_near_ones_warned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import components.aws.eks as eks
+
+    assert eks.eks_version_problem("1.34", date(2026, 12, 2)) and not eks.eks_version_problem("1.34", date(2026, 12, 1))
+    assert eks.eks_version_problem("1.31", date(2026, 1, 1)), "older than the catalog"
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.scale-aws.yaml").read_text())
+    config["config"]["llm-platform:scale"]["kubernetesVersion"] = "1.31"
+    path = tmp_path / "Pulumi.old-eks.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as err:
+        plan_stack(str(path))
+    assert "llm-platform:scale.kubernetesVersion" in str(err.value) and "1.31" in str(err.value)
+    monkeypatch.setitem(eks.EKS_END_OF_STANDARD_SUPPORT, "1.35", date.today() + timedelta(days=30))
+    assert any("kubernetesVersion" in w and "leaves standard support" in w for w in plan_stack("scale-aws").warnings)
+
+
+@pytest.mark.parametrize("case_id", [c for c in AWS_CASES if c.startswith("scale-")])
+def test_eks_clusters_run_a_version_eks_will_not_upgrade_under_them(case_id: str) -> None:
+    """Upgrade policy STANDARD: EKS upgrades the control plane at the end of standard support, and
+    a stack still naming the old version would try to downgrade it."""
+    from components.aws.eks import EKS_END_OF_STANDARD_SUPPORT
+
+    clusters = [r for r in plan_for(case_id).resources if r.type == "aws:eks/cluster:Cluster"]
+    assert clusters
+    for r in clusters:
+        if (r.inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED") == "STANDARD":
+            end = EKS_END_OF_STANDARD_SUPPORT.get(r.inputs["version"])
+            assert end is not None and date.today() < end, f"{r.urn}: version {r.inputs['version']} is past (or unknown to) EKS standard support"
+
+
+# ----------------------------------------------------------------------- account-region singletons
+
+
+def test_account_region_singletons_are_off_unless_configured(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.beta-aws.yaml").read_text())
+    for section, path in SINGLETONS.values():
+        node = config["config"][section]
+        for part in path[:-1]:
+            node = node[part]
+        node.pop(path[-1], None)
+    file = tmp_path / "Pulumi.defaults.yaml"
+    file.write_text(yaml.safe_dump(config))
+    assert not [r.urn for r in plan_stack(str(file)).resources if r.type in SINGLETONS]
+    assert [r for r in plan_for("beta-aws").resources if r.type in SINGLETONS], "the example beta-aws owns them"
+
+
+# ----------------------------------------------------------------------- service principals on the key
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_service_principals_on_the_platform_key_are_scoped_and_needed(case_id: str) -> None:
+    """Every AWS service principal on the key is limited to this account and region by
+    aws:SourceArn (or, for CloudWatch Logs, the encryption context); Bedrock's appears only when
+    the stack owns invocation logging (its only use of the key) and never in aws-cn."""
+    plan = plan_for(case_id)
+    _, statements = _key(plan)
+    region = next(r for r in plan.resources if r.type == "aws:kms/key:Key").location.get("region") or plan.config.get("aws:region")
+    partition = "aws-cn" if str(region).startswith("cn-") else "aws"
+    services = set()
+    for s in statements:
+        principal = (s.get("Principal") or {}).get("Service")
+        if not principal:
+            continue
+        service = principal.split(".")[0]
+        services.add(service)
+        condition = s.get("Condition") or {}
+        if service == "logs":
+            assert f":logs:{region}:" in json.dumps(condition), s
+            continue
+        source_arn = (condition.get("ArnLike") or {}).get("aws:SourceArn", "")
+        assert "aws:SourceAccount" in condition.get("StringEquals", {}), s
+        assert source_arn.startswith(f"arn:{partition}:{service}:{region}:"), f"{case_id}: {s.get('Sid')} has no aws:SourceArn of this region: {source_arn!r}"
+    logging = any(r.type == "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration" for r in plan.resources)
+    assert ("bedrock" in services) == logging, f"{case_id}: Bedrock on the key {'without' if not logging else 'missing with'} invocation logging"
+
+
+# ----------------------------------------------------------------------- log groups services write to
+
+
+def service_log_groups(plan: Plan) -> list[tuple[RecordedResource, str]]:
+    """(writer, log group name) for every log group an AWS service creates unless it exists."""
+    out = []
+    for r in plan.resources:
+        if r.type == "aws:rds/instance:Instance":
+            out += [(r, f"/aws/rds/instance/{r.inputs['identifier']}/{log}") for log in r.inputs.get("enabledCloudwatchLogsExports") or []]
+        elif r.type == "aws:rds/cluster:Cluster":
+            out += [(r, f"/aws/rds/cluster/{r.inputs['clusterIdentifier']}/{log}") for log in r.inputs.get("enabledCloudwatchLogsExports") or []]
+        elif r.type == "aws:eks/cluster:Cluster" and r.inputs.get("enabledClusterLogTypes"):
+            out.append((r, f"/aws/eks/{r.inputs['name']}/cluster"))
+    return out
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_every_log_group_a_service_writes_is_ours_with_key_and_retention(case_id: str) -> None:
+    plan = plan_for(case_id)
+    groups = {r.inputs.get("name"): r for r in plan.resources if r.type == "aws:cloudwatch/logGroup:LogGroup"}
+    writers = service_log_groups(plan)
+    assert writers, "every AWS stack has a database exporting logs"
+    for writer, name in writers:
+        group = groups.get(name)
+        assert group is not None, f"{writer.urn} writes to {name}, which the stack does not create (no key, no retention)"
+        assert group.inputs.get("kmsKeyId") and group.inputs.get("retentionInDays"), f"{name}: key and retention"
+        assert group.urn in writer.dependencies, f"{writer.urn} may start writing before {name} exists"

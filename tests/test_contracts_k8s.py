@@ -151,7 +151,7 @@ def _gpu_pools(plan: Plan) -> list[tuple[str, dict[str, str], list[dict[str, str
         if group.inputs["amiType"].endswith("NVIDIA"):
             effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
             taints = [{"key": t["key"], "value": t.get("value", ""), "effect": effects[t["effect"]]} for t in group.inputs.get("taints") or []]
-            pools.append((group.inputs["nodeGroupName"], dict(group.inputs.get("labels") or {}), taints))
+            pools.append((group.inputs["labels"]["llm-platform.io/pool"], dict(group.inputs.get("labels") or {}), taints))
     for pool in _of(plan, "azure-native:containerservice:AgentPool"):
         if pool.inputs["vmSize"] in GPU_INSTANCES:
             taints = []
@@ -284,32 +284,9 @@ def test_gpu_workloads_are_awaited_long_enough_to_load_a_model(case_id: str) -> 
 # --------------------------------------------------------------------------- rollouts and disruptions
 
 
-@pytest.mark.parametrize("case_id", SCALE_CASES)
-def test_rollouts_and_disruption_budgets_cannot_deadlock_or_drop_the_last_replica(case_id: str) -> None:
-    plan = plan_for(case_id)
-    scale = _scale(plan)
-    pools = {p["name"]: p for p in scale["gpuPools"]}
-    models = {m["name"]: m for m in scale["models"]}
-    budgets = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"] for r in _of(plan, "kubernetes:policy/v1:PodDisruptionBudget")}
-    for deployment in _deployments(plan):
-        meta, spec = deployment.inputs["metadata"], deployment.inputs["spec"]
-        name = meta["labels"].get("llm-platform.io/model")
-        min_replicas = models[name].get("minReplicas", 1) if name else spec.get("replicas", 1)
-        budget = budgets[(meta["namespace"], meta["name"])]
-        if "minAvailable" in budget:
-            assert budget["minAvailable"] >= 1
-        else:
-            assert min_replicas - budget["maxUnavailable"] >= 1, f"{deployment.urn}: a drain may take the last replica"
-        if not name:
-            continue
-        update = spec["strategy"]["rollingUpdate"]
-        assert update["maxSurge"] + update["maxUnavailable"] >= 1
-        if update["maxUnavailable"] == 0:
-            pool = pools[models[name]["pool"]]
-            gpus = GPU_INSTANCES[pool["instanceType"]].gpus
-            at_max = sum(m["maxReplicas"] * m.get("gpusPerReplica", 1) for m in scale["models"] if m["pool"] == pool["name"])
-            surge = update["maxSurge"] * models[name].get("gpusPerReplica", 1)
-            assert at_max + surge <= pool["maxSize"] * gpus, f"{deployment.urn}: a surge pod cannot fit when pool '{pool['name']}' is at maxSize"
+# Rollouts and disruption budgets: see test_disruption_budgets_never_block_a_drain and
+# test_model_rollouts_surge_only_with_room_at_min_replicas_and_fail_visibly below (the former
+# check here required minAvailable: 1 for one replica, which blocks every node drain).
 
 
 # --------------------------------------------------------------------------- pods
@@ -423,3 +400,123 @@ def test_model_servers_use_the_current_cli_and_send_no_usage_statistics(case_id:
         assert "--model" not in container["args"]
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env.get("VLLM_NO_USAGE_STATS") == "1" and env.get("DO_NOT_TRACK") == "1", deployment.urn
+
+
+# --------------------------------------------------------------------------- cloud identity first
+
+
+def _identity_bindings(plan: Plan) -> dict[tuple[str, str], str]:
+    """(namespace, service account) -> urn of what gives it a cloud identity."""
+    out = {}
+    for r in plan.resources:
+        if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+            out[(r.inputs["namespace"], r.inputs["serviceAccount"])] = r.urn
+        elif r.type == "azure-native:managedidentity:FederatedIdentityCredential":
+            _, _, namespace, account = r.inputs["subject"].split(":")
+            out[(namespace, account)] = r.urn
+    return out
+
+
+def _service_accounts(values: Any) -> Iterator[str]:
+    """Service account names a Helm release's values set (serviceAccount.name at any depth)."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if key == "serviceAccount" and isinstance(value, dict) and isinstance(value.get("name"), str):
+                yield value["name"]
+            yield from _service_accounts(value)
+    elif isinstance(values, list):
+        for item in values:
+            yield from _service_accounts(item)
+
+
+def workload_service_accounts(plan: Plan) -> list[tuple[RecordedResource, str, str]]:
+    out = []
+    for r in plan.resources:
+        if r.type == "kubernetes:helm.sh/v3:Release":
+            out += [(r, r.inputs.get("namespace", "default"), sa) for sa in _service_accounts(r.inputs.get("values"))]
+        elif r.type.startswith("kubernetes:apps/v1:"):
+            pod = r.inputs["spec"]["template"]["spec"]
+            out.append((r, r.inputs["metadata"].get("namespace", "default"), pod.get("serviceAccountName", "default")))
+    return out
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_workloads_start_after_their_cloud_identity_exists(case_id: str) -> None:
+    """EKS Pod Identity and AKS workload identity act on pods as they are created: a pod started
+    before its association / federated credential runs without cloud credentials."""
+    plan = plan_for(case_id)
+    bindings = _identity_bindings(plan)
+    users = [(w, ns, sa) for w, ns, sa in workload_service_accounts(plan) if (ns, sa) in bindings]
+    assert len({(ns, sa) for _, ns, sa in users}) == len(bindings), f"every identity has its workload: {bindings}"
+    for workload, ns, sa in users:
+        assert bindings[(ns, sa)] in workload.dependencies, f"{workload.urn} ({ns}/{sa}) does not wait for {bindings[(ns, sa)]}"
+
+
+# --------------------------------------------------------------------------- drains and rollouts
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_disruption_budgets_never_block_a_drain(case_id: str) -> None:
+    """EKS node-group updates and AKS node-image upgrades drain nodes; a budget allowing no
+    disruption at the normal replica count fails them (PodEvictionFailure / upgrade failure)."""
+    plan = plan_for(case_id)
+    scale = _scale(plan)
+    models = {m["name"]: m for m in scale["models"]}
+    budgets = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"] for r in _of(plan, "kubernetes:policy/v1:PodDisruptionBudget")}
+    for deployment in _deployments(plan):
+        meta, spec = deployment.inputs["metadata"], deployment.inputs["spec"]
+        model = meta["labels"].get("llm-platform.io/model")
+        normal = models[model].get("minReplicas", 1) if model else spec.get("replicas", 1)
+        budget = budgets[(meta["namespace"], meta["name"])]
+        allowed = normal - budget["minAvailable"] if "minAvailable" in budget else budget["maxUnavailable"]
+        assert allowed >= 1, f"{deployment.urn}: at {normal} replica(s) the budget allows no eviction"
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_model_rollouts_surge_only_with_room_at_min_replicas_and_fail_visibly(case_id: str) -> None:
+    plan = plan_for(case_id)
+    scale = _scale(plan)
+    pools = {p["name"]: p for p in scale["gpuPools"]}
+    models = {m["name"]: m for m in scale["models"]}
+    for deployment in _deployments(plan):
+        name = deployment.inputs["metadata"]["labels"].get("llm-platform.io/model")
+        if not name:
+            continue
+        spec = deployment.inputs["spec"]
+        pool = pools[models[name]["pool"]]
+        gpus = GPU_INSTANCES[pool["instanceType"]].gpus
+        at_min = sum(m.get("minReplicas", 1) * m.get("gpusPerReplica", 1) for m in scale["models"] if m["pool"] == pool["name"])
+        fits = at_min + models[name].get("gpusPerReplica", 1) <= pool["maxSize"] * gpus
+        assert spec["strategy"]["rollingUpdate"]["maxSurge"] == (1 if fits else 0), f"{deployment.urn}: surge decision at minReplicas"
+        probe = spec["template"]["spec"]["containers"][0]["startupProbe"]
+        deadline = spec.get("progressDeadlineSeconds")
+        awaited = _seconds(deployment.custom_timeouts.get("update", "10m"))
+        assert deadline is not None and probe["periodSeconds"] * probe["failureThreshold"] < deadline < awaited, f"{deployment.urn}: progressDeadlineSeconds {deadline}"
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_model_pods_request_the_disk_they_write_and_it_fits_the_node(case_id: str) -> None:
+    plan = plan_for(case_id)
+    pools = {p["name"]: p for p in _scale(plan)["gpuPools"]}
+    models = {m["name"]: m for m in _scale(plan)["models"]}
+    for deployment in _deployments(plan):
+        name = deployment.inputs["metadata"]["labels"].get("llm-platform.io/model")
+        if not name:
+            continue
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        disk_backed = sum(float(v["emptyDir"]["sizeLimit"].removesuffix("Gi")) for v in pod["volumes"] if "emptyDir" in v and v["emptyDir"].get("medium") != "Memory")
+        resources = pod["containers"][0]["resources"]
+        request = float(resources["requests"]["ephemeral-storage"].removesuffix("Gi"))
+        assert float(resources["limits"]["ephemeral-storage"].removesuffix("Gi")) == request > disk_backed, deployment.urn
+        pool = pools[models[name]["pool"]]
+        per_node = GPU_INSTANCES[pool["instanceType"]].gpus // models[name].get("gpusPerReplica", 1)
+        # Images (50 GB) besides; the kubelet evicts below 10% free (nodefs.available default).
+        assert per_node * request + 50 <= 0.9 * pool.get("diskSizeGb", 200), f"{deployment.urn}: {per_node} pods x {request} GiB"
+
+
+@pytest.mark.parametrize("case_id", AZURE_SCALE)
+def test_key_vault_secret_store_uses_the_stacks_azure_cloud(case_id: str) -> None:
+    plan = plan_for(case_id)
+    expected = {"public": "PublicCloud", "china": "ChinaCloud", "usgovernment": "USGovernmentCloud"}[plan.config.get("azure-native:environment", "public")]
+    stores = [r for r in plan.resources if r.type == "kubernetes:external-secrets.io/v1:ClusterSecretStore"]
+    assert stores and all(r.inputs["spec"]["provider"]["azurekv"]["environmentType"] == expected for r in stores)

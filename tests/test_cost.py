@@ -91,9 +91,10 @@ def test_cost_cli_compares_with_the_budget(make_variant: Callable[..., Path]) ->
     result = run_cli("cost", str(tight))
     assert result.returncode == 1
     assert "OVER BUDGET" in result.stdout and "Unpriced" in result.stdout and "Assumptions" in result.stdout
-    eur = json.loads(run_cli("cost", "beta-azure", "--json").stdout)["budget"]
+    report = json.loads(run_cli("cost", "beta-azure", "--json").stdout)
+    eur = report["budget"]
     assert eur["currency"] == "EUR" and eur["estimate_in_budget_currency"] == pytest.approx(
-        json.loads(run_cli("cost", "beta-azure", "--json").stdout)["total_usd"] * PRICES["exchange_rates"]["EUR"]["rate"], abs=0.02
+        report["total_usd"] * PRICES["exchange_rates"]["EUR"]["rate"], abs=0.02
     )
 
 

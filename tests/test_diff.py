@@ -69,10 +69,10 @@ def test_env_changes_are_named_by_variable(promotion: tuple[str, str]) -> None:
 
 def test_tag_only_changes_do_not_fail_and_can_be_left_out(promotion: tuple[str, str]) -> None:
     diff = json.loads(run_cli("diff", *promotion, "--json").stdout)
-    key = next(r for r in diff["resources"] if r["urn"].endswith("::platform-key-key"))
-    assert key["tags_only"] and not key["flagged"]
+    bucket = next(r for r in diff["resources"] if r["urn"].endswith("::app-files-bucket"))
+    assert bucket["tags_only"] and not bucket["flagged"]
     ignored = json.loads(run_cli("diff", *promotion, "--json", "--ignore-tags").stdout)
-    assert not any(r["urn"].endswith("::platform-key-key") for r in ignored["resources"])
+    assert not any(r["urn"].endswith("::app-files-bucket") for r in ignored["resources"])
     assert not any(c["path"].startswith("tags") for r in ignored["resources"] for c in r["changes"])
 
 
@@ -87,6 +87,17 @@ def test_fail_on_stateful_ignores_tags_but_not_replacements(tmp_path: Path) -> N
     assert result.returncode == 1
     (resource,) = json.loads(result.stdout)["resources"]
     assert resource["action"] == "replace" and resource["flagged"]
+
+
+def test_policy_statements_are_matched_by_sid() -> None:
+    t = "aws:kms/key:Key"
+
+    def key(*sids: str) -> dict[str, Any]:
+        statements = [{"Sid": sid, "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"} for sid in sids]
+        return _graph((t, "k", {"policy": json.dumps({"Version": "2012-10-17", "Statement": statements})}))
+
+    (change,) = diff_graphs(key("Root", "Logs"), key("Root", "Logs", "Bedrock")).resources[0].changes
+    assert change.path == "policy.Statement[Bedrock]" and change.before == "(absent)"
 
 
 def test_changed_values_are_shown_whole() -> None:

@@ -43,13 +43,17 @@ def test_pack_describes_every_rule(audit: Auditor) -> None:
         "aws-tag-limits",
         "azure-openai-deployment-type",
         "bedrock-cross-region-routing",
+        "bedrock-iam-scope",
         "bedrock-not-in-profile",
         "budget-configured",
+        "endpoint-region",
+        "gateway-routes",
         "gpu-pool-max-size",
         "llm-api-upstreams",
         "no-global-edge",
         "no-replication-out-of-profile",
         "required-tags",
+        "residency-inputs-known",
         "residency-profile-configured",
         "residency-region",
     }
@@ -342,11 +346,12 @@ def test_foreign_api_hosts_in_app_settings(audit: Auditor) -> None:
 def test_litellm_routes_without_api_base_go_to_the_public_api(audit: Auditor) -> None:
     config_yaml = "model_list:\n  - model_name: chat\n    litellm_params:\n      model: deepseek/deepseek-chat\n  - model_name: local\n    litellm_params:\n      model: openai/qwen\n      api_base: http://vllm-qwen.models.svc:8000/v1\n"
     cm = resource("kubernetes:core/v1:ConfigMap", "gw", {"metadata": {"name": "gw", "labels": {}}, "data": {"config.yaml": config_yaml}})
-    v = assert_violation(audit(graph([cm])), "llm-api-upstreams", cm["urn"], "data.config.yaml")
+    # gateway-routes owns LiteLLM routes now (it resolves providers with LiteLLM itself).
+    v = assert_violation(audit(graph([cm])), "gateway-routes", cm["urn"], "data.config.yaml.model_list[0]")
     assert "api.deepseek.com" in v.value
     cn_labels = {f"llm-platform.io/{k}": val for k, val in tags("cn").items()}
     cn_cm = dict(cm, inputs={**cm["inputs"], "metadata": {"name": "gw", "labels": cn_labels}})
-    assert_no_violations(audit(graph([cn_cm], {"aws:region": "cn-north-1"}), "cn"), "llm-api-upstreams")
+    assert_no_violations(audit(graph([cn_cm], {"aws:region": "cn-north-1"}), "cn"), "gateway-routes")
 
 
 # ------------------------------------------------------------------ tags

@@ -56,9 +56,17 @@ def _scale_config(stack: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ plan and audit
 
 
+# Values the API takes that the SDK's Known* enums do not list: Container insights streams
+# (microsoft/Docker-Provider scripts/onboarding/aks/onboarding-msi-terraform/variables.tf
+# @0da65e58e4576c985569317e73932413977096ab; DCR streams are strings, KnownDataFlowStreams lists
+# only the VM-agent ones).
+_KNOWN_OUTSIDE_SDK_ENUMS = re.compile(r"^azure-native:monitor:DataCollectionRule\.(dataFlows|dataSources\.extensions)\[\d+\]\.streams\[\d+\]: 'Microsoft-(Container|Kube)[A-Za-z0-9]*' is not a value the SDK knows")
+
+
 def test_plan_passes_sdk_schema_tags_and_audit(stack: str, plan_of: Callable[..., Plan]) -> None:
     plan = plan_of(stack)
     problems = [p for r in plan.resources if r.custom and not r.type.startswith("kubernetes:") for p in check_inputs(r.type, r.inputs)]
+    problems = [p for p in problems if not _KNOWN_OUTSIDE_SDK_ENUMS.match(p)]
     assert problems == []
     for r in plan.resources:
         if r.custom and not r.type.startswith("kubernetes:") and taggable(r.type):
@@ -108,7 +116,7 @@ def test_every_object_carries_the_required_tags_as_labels(stack: str, plan_of: C
 def test_eks_gpu_node_groups_have_max_sizes_and_the_shared_taint_and_label(plan_of: Callable[..., Plan]) -> None:
     plan = plan_of("scale-aws")
     configured = {p["name"]: p for p in _scale_config("scale-aws")["gpuPools"]}
-    groups = {r.inputs["nodeGroupName"]: r for r in resources_of(plan, "aws:eks/nodeGroup:NodeGroup")}
+    groups = {r.inputs["labels"]["llm-platform.io/pool"]: r for r in resources_of(plan, "aws:eks/nodeGroup:NodeGroup")}
     assert set(configured) | {"system"} == set(groups)
     for name, pool in configured.items():
         group = groups[name].inputs

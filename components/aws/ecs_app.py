@@ -139,12 +139,29 @@ def _policy(statements: list[dict[str, object]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def ecr_repositories_arn(account: AwsAccount, registry: str) -> str:
+    """The repositories an ECR registry path serves: `<acct>.dkr.ecr.<region>.<suffix>/<prefix>`
+    -> every repository under the prefix (a pull-through cache's namespace), in that registry's
+    own account and region."""
+    host, _, prefix = registry.rstrip("/").partition("/")
+    registry_account, _, rest = host.partition(".dkr.ecr.")
+    region = rest.split(".", 1)[0]
+    return account.arn("ecr", f"repository/{prefix}/*" if prefix else "repository/*", region=region, account=registry_account)
+
+
+TARGET_PROTOCOL = "HTTP"
+TARGET_TYPE = "ip"
+
+
 def target_group_name(cluster_name: str, service: str, container: Container, internal: bool) -> str:
     """Named by the load balancer's scheme: an ALB moving between internet-facing and internal is
     replaced, and a target group serves one load balancer only, so its target groups must be
-    replaced with it (a new name forces that). At most 32 characters."""
+    replaced with it (a new name forces that). The hash also covers the other inputs that replace
+    a target group (port, protocol, target type), so the new one never collides with the old one
+    under create-before-delete. At most 32 characters."""
     scheme = "int" if internal else "ext"
-    return f"{container.name[:14].rstrip('-')}-{scheme}-{short_hash(cluster_name, service, container.name, length=8)}"
+    digest = short_hash(cluster_name, service, container.name, str(container.port), TARGET_PROTOCOL, TARGET_TYPE, length=8)
+    return f"{container.name[:14].rstrip('-')}-{scheme}-{digest}"
 
 
 class EcsApp(pulumi.ComponentResource):
@@ -290,8 +307,8 @@ class EcsApp(pulumi.ComponentResource):
                     logical,
                     name=target_group_name(args.cluster_name, service.name, container, internal),
                     port=container.port,
-                    protocol="HTTP",
-                    target_type="ip",
+                    protocol=TARGET_PROTOCOL,
+                    target_type=TARGET_TYPE,
                     vpc_id=args.vpc_id,
                     deregistration_delay=30,
                     health_check=aws.lb.TargetGroupHealthCheckArgs(
@@ -385,7 +402,7 @@ class EcsApp(pulumi.ComponentResource):
                 opts=child,
             )
             url_parameter_arns[public_url] = parameter.arn
-        execution_role, task_role = self._roles(name, args, log_group, used_secrets, list(url_parameter_arns.values()), tags)
+        execution_role, task_role, role_policies = self._roles(name, args, log_group, used_secrets, list(url_parameter_arns.values()), tags)
 
         for service in spec.services:
             definitions = container_definitions(service, args, log_group.name, url_parameter_arns)
@@ -427,7 +444,10 @@ class EcsApp(pulumi.ComponentResource):
                 enable_ecs_managed_tags=True,
                 propagate_tags="SERVICE",
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=attachments[service.name] or [listener]),
+                # Also every policy of its roles: the first tasks start as soon as the service
+                # exists and would otherwise meet AccessDenied while IAM propagates (and trip the
+                # circuit breaker).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*(attachments[service.name] or [listener]), *role_policies]),
             )
 
         self.load_balancer_arn = lb.arn
@@ -444,8 +464,10 @@ class EcsApp(pulumi.ComponentResource):
         used_secrets: list[str],
         url_parameter_arns: list[pulumi.Output[str]],
         tags: dict[str, str],
-    ) -> tuple[aws.iam.Role, aws.iam.Role]:
+    ) -> tuple[aws.iam.Role, aws.iam.Role, list[pulumi.Resource]]:
+        """The execution and task roles and every policy attached to them."""
         child = pulumi.ResourceOptions(parent=self)
+        policies: list[pulumi.Resource] = []
         account = args.account
         trust = json.dumps(
             {
@@ -467,7 +489,7 @@ class EcsApp(pulumi.ComponentResource):
         task_role = aws.iam.Role(f"{name}-task", name=args.task_role_name, description=f"{args.spec.kind} containers", assume_role_policy=trust, tags=tags, opts=child)
 
         secret_arns = [args.secret_arns[s] for s in used_secrets]
-        aws.iam.RolePolicy(
+        execution_policy = aws.iam.RolePolicy(
             f"{name}-execution",
             role=execution_role.id,
             policy=pulumi.Output.all(log_group.arn, args.kms_key_arn, *secret_arns).apply(
@@ -487,9 +509,10 @@ class EcsApp(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        policies.append(execution_policy)
         parameter_arns = [args.parameter_arns[k] for k in sorted(args.parameter_arns)] + url_parameter_arns
         if parameter_arns:
-            aws.iam.RolePolicy(
+            parameters_policy = aws.iam.RolePolicy(
                 f"{name}-execution-parameters",
                 role=execution_role.id,
                 policy=pulumi.Output.all(*parameter_arns).apply(
@@ -497,25 +520,32 @@ class EcsApp(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            policies.append(parameters_policy)
         if args.image_registry and ".dkr.ecr." in args.image_registry:
-            aws.iam.RolePolicy(
+            ecr_policy = aws.iam.RolePolicy(
                 f"{name}-execution-ecr",
                 role=execution_role.id,
                 policy=_policy(
                     [
                         # GetAuthorizationToken has no resource-level permissions (IAM reference).
-                        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+                        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
                         {
+                            # A pull-through cache creates the repository on the first pull and imports
+                            # the upstream image: CreateRepository and BatchImportUpstreamImage (AWS ECR
+                            # user guide, "IAM permissions required to sync an upstream registry",
+                            # https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html, read 2026-07).
+                            "Sid": "PullThroughCache",
                             "Effect": "Allow",
-                            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchImportUpstreamImage"],
-                            "Resource": account.arn("ecr", "repository/*"),
+                            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                            "Resource": ecr_repositories_arn(account, args.image_registry),
                         },
                     ]
                 ),
                 opts=child,
             )
+            policies.append(ecr_policy)
         if args.bucket_arn is not None:
-            aws.iam.RolePolicy(
+            storage_policy = aws.iam.RolePolicy(
                 f"{name}-task-storage",
                 role=task_role.id,
                 policy=pulumi.Output.all(args.bucket_arn, args.kms_key_arn).apply(
@@ -540,6 +570,7 @@ class EcsApp(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            policies.append(storage_policy)
         for policy_name, document in sorted(args.task_policies.items()):
-            aws.iam.RolePolicy(f"{name}-task-{policy_name}", role=task_role.id, policy=document, opts=child)
-        return execution_role, task_role
+            policies.append(aws.iam.RolePolicy(f"{name}-task-{policy_name}", role=task_role.id, policy=document, opts=child))
+        return execution_role, task_role, policies

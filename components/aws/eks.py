@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +31,62 @@ VIEW_POLICY = "AmazonEKSViewPolicy"
 # labels, taints and resources in ASG tags so a group at zero nodes can be simulated.
 AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+
+# EKS Kubernetes version lifecycle. Standard support lasts 14 months from the EKS release; the
+# cluster's upgrade policy decides what happens at its end: EXTENDED keeps the version 12 more
+# months at the extended-support price, STANDARD lets EKS upgrade the control plane to the next
+# version by itself ("Manage EKS extended support", docs.aws.amazon.com/eks/latest/userguide/
+# extended-support-control.html; CloudFormation AWS::EKS::Cluster UpgradePolicy: "If the cluster
+# is set to STANDARD, it will be automatically upgraded at the end of standard support"; read
+# 2026-11-30). A stack still naming the old version would then try a downgrade on every `up` and
+# fail, so a version past its end of standard support is refused and one within
+# EKS_VERSION_WARNING_DAYS is a plan warning. We keep STANDARD: extended support costs
+# $0.60 instead of $0.10 per cluster hour (about $440 more a month; aws.amazon.com/eks/pricing).
+# Dates: the EKS release calendar (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+# #kubernetes-release-calendar), as mirrored by endoflife-date/endoflife.date products/eks.md
+# and aws-samples sample-apex-skills eks-operation-review cluster-lifecycle.md (verified
+# 2026-04-24); read 2026-11-30.
+EKS_VERSION_SOURCE = "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar"
+EKS_END_OF_STANDARD_SUPPORT: Mapping[str, date] = {
+    "1.32": date(2026, 3, 23),
+    "1.33": date(2026, 7, 29),
+    "1.34": date(2026, 12, 2),
+    "1.35": date(2027, 3, 27),
+}
+EKS_VERSION_WARNING_DAYS = 90
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def eks_version_problem(version: str, today: date) -> str | None:
+    """Why `version` cannot be deployed on EKS today, or None."""
+    end = EKS_END_OF_STANDARD_SUPPORT.get(version)
+    supported = [v for v, d in EKS_END_OF_STANDARD_SUPPORT.items() if today < d]
+    if end is None:
+        if _minor(version) > max(_minor(v) for v in EKS_END_OF_STANDARD_SUPPORT):
+            return None  # newer than the catalog: eks_version_warning says so
+        return f"is not an EKS version in standard support; use one of {', '.join(supported)} (source: {EKS_VERSION_SOURCE})"
+    if today >= end:
+        return (
+            f"left EKS standard support on {end.isoformat()}: EKS upgrades such a cluster to the next version by itself "
+            f"(upgrade policy STANDARD), and a stack naming the old version would try to downgrade it; set the version the cluster runs now "
+            f"or a newer one: {', '.join(supported)} (source: {EKS_VERSION_SOURCE})"
+        )
+    return None
+
+
+def eks_version_warning(version: str, today: date, within_days: int = EKS_VERSION_WARNING_DAYS) -> str | None:
+    end = EKS_END_OF_STANDARD_SUPPORT.get(version)
+    if end is None:
+        return f"EKS version {version} is newer than the platform's version catalog: check its end of standard support ({EKS_VERSION_SOURCE})"
+    if today < end and (end - today).days <= within_days:
+        return (
+            f"EKS version {version} leaves standard support on {end.isoformat()} ({(end - today).days} days): EKS then upgrades the control plane "
+            f"by itself; upgrade first (set a newer llm-platform:scale.kubernetesVersion) so `pulumi up` does it with your node groups (source: {EKS_VERSION_SOURCE})"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -148,6 +205,7 @@ class EksCluster(pulumi.ComponentResource):
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.kms_key_arn), resources=["secrets"]),
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
+            # No extended support (cost): the version catalog above refuses a version EKS would upgrade.
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
@@ -181,7 +239,10 @@ class EksCluster(pulumi.ComponentResource):
             group = aws.eks.NodeGroup(
                 f"{name}-{pool.name}",
                 cluster_name=cluster.name,
-                node_group_name=pool.name,
+                # A generated name: instance type, AMI type, capacity type and subnets replace the
+                # group, and Pulumi creates the new one before deleting the old (a fixed name would
+                # fail with ResourceInUseException).
+                node_group_name_prefix=f"{pool.name}-",
                 node_role_arn=node_role.arn,
                 subnet_ids=list(args.subnet_ids),
                 instance_types=[pool.instance_type],
@@ -250,8 +311,10 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
         )
 
-    def workload_role(self, name: str, namespace: str, service_account: str, policies: Mapping[str, pulumi.Input[str]]) -> aws.iam.Role:
-        """An IAM role a Kubernetes service account assumes through EKS Pod Identity."""
+    def workload_role(self, name: str, namespace: str, service_account: str, policies: Mapping[str, pulumi.Input[str]]) -> PodIdentity:
+        """An IAM role a Kubernetes service account assumes through EKS Pod Identity. Workloads
+        using the service account must depend on the association: a pod started before it exists
+        gets no credentials (the agent injects them at pod creation)."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
@@ -262,7 +325,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         for policy_name, document in sorted(policies.items()):
             aws.iam.RolePolicy(f"{name}-{policy_name}", role=role.id, policy=document, opts=child)
-        aws.eks.PodIdentityAssociation(
+        association = aws.eks.PodIdentityAssociation(
             f"{name}-association",
             cluster_name=self._cluster.name,
             namespace=namespace,
@@ -271,7 +334,13 @@ class EksCluster(pulumi.ComponentResource):
             tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.addons["eks-pod-identity-agent"]]),
         )
-        return role
+        return PodIdentity(role, association)
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    role: aws.iam.Role
+    association: aws.eks.PodIdentityAssociation
 
 
 def eks_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, object]:

@@ -52,6 +52,13 @@ AUTOSCALING_SLR_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "
 AUTOSCALING_SLR_GRANT_ACTIONS = ["kms:CreateGrant"]
 
 
+def bedrock_service_needed(partition: str, invocation_logging: bool) -> bool:
+    """Bedrock uses the key with its own principal only to write invocation logs (S3 objects and
+    the log group's large-data deliveries); guardrails and profiles use the caller's grants. There
+    is no Bedrock in aws-cn."""
+    return invocation_logging and partition != "aws-cn"
+
+
 def autoscaling_service_linked_role_arn(partition: str, account_id: str) -> str:
     return f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 
@@ -64,7 +71,8 @@ class EncryptionKeyArgs:
     alias_name: str
     tags: Mapping[str, str]
     # Services that encrypt through the key with their own principal (e.g. "logs" for
-    # CloudWatch Logs, "bedrock" for invocation logging). Scoped to this account and region.
+    # CloudWatch Logs, "bedrock" for invocation logging: see bedrock_service_needed). Scoped to
+    # this account and region.
     service_principals: Sequence[str] = field(default_factory=lambda: ["logs"])
     deletion_window_days: int = 30
     # CloudWatch alarm actions publish to SNS topics encrypted with this key.
@@ -117,7 +125,12 @@ def key_policy(account: AwsAccount, services: Sequence[str], *, cloudwatch_alarm
         }
     ]
     for service in services:
-        condition: dict[str, object] = {"StringEquals": {"aws:SourceAccount": account.account_id}}
+        # Confused-deputy guard: the service acting for this account's resources in this region
+        # (Bedrock invocation logging: "Monitor model invocation using CloudWatch Logs and Amazon
+        # S3", docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html, key
+        # policy with aws:SourceAccount and aws:SourceArn arn:aws:bedrock:<region>:<account>:*;
+        # read 2026-11-30).
+        condition: dict[str, object] = {"StringEquals": {"aws:SourceAccount": account.account_id}, "ArnLike": {"aws:SourceArn": account.arn(service, "*")}}
         if service == "logs":
             # CloudWatch Logs sends an encryption context naming the log group instead.
             condition = {

@@ -15,6 +15,12 @@ from components.aws.secrets import StoredSecret, StoredSecretArgs
 
 ENGINE_VERSION = "16"
 PARAMETER_FAMILY = "postgres16"
+LOG_EXPORTS = ("postgresql",)
+
+
+def rds_log_group_name(kind: str, identifier: str, log: str) -> str:
+    """Where RDS (kind "instance") and Aurora (kind "cluster") export a database log."""
+    return f"/aws/rds/{kind}/{identifier}/{log}"
 
 
 @dataclass
@@ -31,6 +37,7 @@ class PostgresArgs:
     backup_retention_days: int
     multi_az: bool
     tags: Mapping[str, str]
+    log_retention_days: int  # of the log groups RDS exports to
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -83,6 +90,21 @@ class PostgresDatabase(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # RDS exports to /aws/rds/instance/<identifier>/<log> and creates the group itself, without
+        # a key or retention, unless it exists ("Publishing PostgreSQL logs to Amazon CloudWatch
+        # Logs", docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html;
+        # read 2026-11-30): create it first, with the platform key and a retention.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{log}",
+                name=rds_log_group_name("instance", args.identifier, log),
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                tags=tags,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
         instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -108,12 +130,12 @@ class PostgresDatabase(pulumi.ComponentResource):
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{args.identifier}-final",
             auto_minor_version_upgrade=True,
-            enabled_cloudwatch_logs_exports=["postgresql"],
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.kms_key_arn,
             iam_database_authentication_enabled=True,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=log_groups),
         )
         credentials = pulumi.Output.all(instance.address, password.result).apply(
             lambda v: json.dumps(

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.postgres import LOG_EXPORTS, rds_log_group_name
 from components.aws.secrets import StoredSecret, StoredSecretArgs
 
 # The major only. Aurora applies minor upgrades itself (auto minor version upgrade, and forced
@@ -136,6 +137,7 @@ class AuroraVectorStoreArgs:
     max_capacity: float
     backup_retention_days: int
     tags: Mapping[str, str]
+    log_retention_days: int
 
 
 class AuroraVectorStore(pulumi.ComponentResource):
@@ -166,6 +168,19 @@ class AuroraVectorStore(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # Aurora exports to /aws/rds/cluster/<cluster>/<log>, creating it without key or retention
+        # unless it exists (see components/aws/postgres.py): create it first.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{log}",
+                name=rds_log_group_name("cluster", args.cluster_identifier, log),
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                tags=tags,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
         cluster = aws.rds.Cluster(
             f"{name}-cluster",
             cluster_identifier=args.cluster_identifier,
@@ -187,9 +202,9 @@ class AuroraVectorStore(pulumi.ComponentResource):
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{args.cluster_identifier}-final",
             iam_database_authentication_enabled=True,
-            enabled_cloudwatch_logs_exports=["postgresql"],
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=log_groups),
         )
         aws.rds.ClusterInstance(
             f"{name}-writer",

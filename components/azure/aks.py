@@ -7,6 +7,9 @@ between a minimum (0 allowed) and a required maximum."""
 from __future__ import annotations
 
 import base64
+import os
+import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +29,52 @@ ROLE_AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"  # listClusterUse
 # Planned maintenance (learn.microsoft.com/azure/aks/planned-maintenance): AKS binds a window to
 # an auto-upgrade channel by these reserved names. Weekly, Sunday 02:00 UTC, 4 hours (the minimum).
 MAINTENANCE_CONFIGS = ("aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule")
+# GPU pool upgrades (AgentPoolUpgradeSettings, azure-native 3.29.0 containerservice): a model
+# server's PodDisruptionBudget may block a drain; after the timeout AKS cordons the node and
+# replaces it with a surge node instead of failing the upgrade (undrainableNodeBehavior Cordon;
+# learn.microsoft.com/azure/aks/upgrade-cluster "Optimize upgrades", read 2026-11-30). One
+# surge node at a time: GPU quota is scarce.
+GPU_UPGRADE_SETTINGS = {"max_surge": "1", "drain_timeout_in_minutes": 30, "undrainable_node_behavior": "Cordon"}
+# Container insights with managed identity (useAADAuth) collects only what a data collection rule
+# names: the DCR and its association on the cluster, as Microsoft's onboarding does
+# (microsoft/Docker-Provider scripts/onboarding/aks/onboarding-msi-terraform/main.tf and
+# variables.tf @0da65e58e4576c985569317e73932413977096ab, read 2026-11-30).
+CONTAINER_INSIGHTS_STREAMS = (
+    "Microsoft-ContainerLog",
+    "Microsoft-ContainerLogV2",
+    "Microsoft-KubeEvents",
+    "Microsoft-KubePodInventory",
+    "Microsoft-KubeNodeInventory",
+    "Microsoft-KubePVInventory",
+    "Microsoft-KubeServices",
+    "Microsoft-KubeMonAgentEvents",
+    "Microsoft-InsightsMetrics",
+    "Microsoft-ContainerInventory",
+    "Microsoft-ContainerNodeInventory",
+    "Microsoft-Perf",
+)
+
+
+def deployer_principal_type() -> tuple[str, str]:
+    """(principal type, why) of the identity running `pulumi up`. The provider authenticates as a
+    service principal or managed identity when a client id, OIDC or MSI is configured
+    (azure-native:clientId/useOidc/useMsi or ARM_CLIENT_ID/ARM_USE_OIDC/ARM_USE_MSI); otherwise it
+    uses the Azure CLI login, whose `user.type` says which it is. A wrong type fails the role
+    assignment with UnmatchedPrincipalType."""
+    provider = pulumi.Config("azure-native")
+    for key, env in (("clientId", "ARM_CLIENT_ID"), ("useOidc", "ARM_USE_OIDC"), ("useMsi", "ARM_USE_MSI")):
+        value = provider.get(key) or os.environ.get(env, "")
+        if value and value.lower() != "false":
+            return "ServicePrincipal", f"{env} / azure-native:{key} is set"
+    az = shutil.which("az")
+    if az:
+        try:
+            kind = subprocess.run([az, "account", "show", "--query", "user.type", "-o", "tsv"], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            kind = ""
+        if kind in ("user", "servicePrincipal"):
+            return ("User" if kind == "user" else "ServicePrincipal"), f"the Azure CLI is logged in as a {kind}"
+    return "User", "no client id, OIDC or MSI is configured and the Azure CLI login type is unknown"
 
 
 @dataclass(frozen=True)
@@ -141,6 +190,7 @@ class AksCluster(pulumi.ComponentResource):
             # from here (change it later with `az aks nodepool update`).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet_role], ignore_changes=["agentPoolProfiles"]),
         )
+        self._container_insights(name, cluster, args)
         self.pools: list[azure.containerservice.AgentPool] = []
         for pool in args.gpu_pools:
             agent_pool = azure.containerservice.AgentPool(
@@ -164,6 +214,7 @@ class AksCluster(pulumi.ComponentResource):
                 scale_set_eviction_policy="Delete" if pool.spot else None,
                 spot_max_price=-1 if pool.spot else None,
                 type="VirtualMachineScaleSets",
+                upgrade_settings=azure.containerservice.AgentPoolUpgradeSettingsArgs(**GPU_UPGRADE_SETTINGS),
                 tags=tags,
                 # The cluster autoscaler owns the node count once the pool exists.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
@@ -193,21 +244,60 @@ class AksCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(lambda v: azurecli_kubeconfig(base64.b64decode(v).decode())))
         self.register_outputs({"cluster_name": cluster.name})
 
+    def _container_insights(self, name: str, cluster: azure.containerservice.ManagedCluster, args: AksClusterArgs) -> None:
+        streams = list(CONTAINER_INSIGHTS_STREAMS)
+        rule = azure.monitor.DataCollectionRule(
+            f"{name}-insights-rule",
+            data_collection_rule_name=f"MSCI-{args.location}-{args.cluster_name}"[:64].rstrip("-"),
+            resource_group_name=args.resource_group_name,
+            location=args.location,  # the workspace's region (the stack's)
+            kind="Linux",
+            description="DCR for Azure Monitor Container Insights",
+            destinations=azure.monitor.DataCollectionRuleDestinationsArgs(
+                log_analytics=[azure.monitor.LogAnalyticsDestinationArgs(name="ciworkspace", workspace_resource_id=args.workspace_id)]
+            ),
+            data_flows=[azure.monitor.DataFlowArgs(streams=streams, destinations=["ciworkspace"])],
+            data_sources=azure.monitor.DataCollectionRuleDataSourcesArgs(
+                extensions=[
+                    azure.monitor.ExtensionDataSourceArgs(
+                        name="ContainerInsightsExtension",
+                        extension_name="ContainerInsights",
+                        streams=streams,
+                        extension_settings={"dataCollectionSettings": {"interval": "1m", "namespaceFilteringMode": "Off", "enableContainerLogV2": True}},
+                    )
+                ]
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        azure.monitor.DataCollectionRuleAssociation(
+            f"{name}-insights-association",
+            association_name="ContainerInsightsExtension",
+            resource_uri=cluster.id,
+            data_collection_rule_id=rule.id,
+            description="Association of container insights data collection rule. Deleting this association will break the data collection for this AKS Cluster.",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _grant_access(self, name: str, cluster: azure.containerservice.ManagedCluster, args: AksClusterArgs) -> list[azure.authorization.RoleAssignment]:
         """Azure RBAC on the cluster: who may use its Kubernetes API."""
 
-        def grant(suffix: str, principal: pulumi.Input[str], role: str, principal_type: str | None, description: str) -> azure.authorization.RoleAssignment:
+        def grant(suffix: str, principal: pulumi.Input[str], role: str, principal_type: str, description: str) -> azure.authorization.RoleAssignment:
             return azure.authorization.RoleAssignment(
                 f"{name}-{suffix}",
                 principal_id=principal,
-                principal_type=principal_type,  # None for the deployer: a user or a service principal
+                principal_type=principal_type,
                 role_definition_id=f"/subscriptions/{args.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
                 scope=cluster.id,
                 description=description,
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        grants = [grant("deployer-admin", args.deployer_object_id, ROLE_AKS_RBAC_CLUSTER_ADMIN, None, "the identity running pulumi up manages the cluster's Kubernetes objects")]
+        # The plan shows the type and the reason in the grant's description.
+        deployer_type, why = deployer_principal_type()
+        grants = [
+            grant("deployer-admin", args.deployer_object_id, ROLE_AKS_RBAC_CLUSTER_ADMIN, deployer_type, f"the identity running pulumi up ({deployer_type}: {why}) manages the cluster's Kubernetes objects")
+        ]
         grants += [grant(f"admin-group-{i}", group, ROLE_AKS_RBAC_CLUSTER_ADMIN, "Group", "configured cluster admins") for i, group in enumerate(args.admin_group_ids)]
         if args.preview_principal_id:
             grants.append(grant("preview-reader", args.preview_principal_id, ROLE_AKS_RBAC_READER, "ServicePrincipal", "pulumi preview in CI reads the cluster"))

@@ -9,6 +9,7 @@ localhost, exactly as they do in one ECS task.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,16 +52,25 @@ def nginx_config(spec: AppSpec) -> str:
                 continue
             prefixes = "|".join(re.escape(r.rstrip("*").strip("/")) for r in routes)
             # Dify's nginx tells the plugin daemon the URL a plugin endpoint was called at.
-            hook = "" if container.name == service.ingress_container else " proxy_set_header Dify-Hook-Url $scheme://$host$request_uri;"
+            hook = "" if container.name == service.ingress_container else " proxy_set_header Dify-Hook-Url https://$host$request_uri;"
             lines.append(f"  location ~ ^/({prefixes})(/|$) {{{hook} proxy_pass http://127.0.0.1:{container.port}; }}")
     lines.append(f"  location / {{ proxy_pass http://127.0.0.1:{_port(default)}; }}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def container_app_name(prefix: str, app: str) -> str:
-    """Container App names: at most 32 lowercase characters; also their DNS name inside the environment."""
-    return f"{prefix[:20].rstrip('-')}-{app}"[:32].rstrip("-")
+def container_app_name(prefix: str, app: str, internal: bool = False) -> str:
+    """Container App names: at most 32 lowercase characters, unique in the resource group; also
+    their DNS name inside the environment. Apps of an internal environment carry `-in`: the
+    environment's accessibility cannot change in place (PoC -> Beta replaces it), and the
+    replacement apps are created before the old ones are deleted, so they need other names."""
+    mode = "-in" if internal else ""
+    return f"{prefix[:20 - len(mode)].rstrip('-')}{mode}-{app}"[:32].rstrip("-")
+
+
+def environment_name(base: str, internal: bool) -> str:
+    """The environment's name, with its accessibility in it for the same reason (see above)."""
+    return f"{base}-internal" if internal else base
 
 
 def _port(service: Service) -> int:
@@ -69,9 +79,24 @@ def _port(service: Service) -> int:
     return container.port
 
 
-def _cpu(container: Container) -> float:
-    # Consumption profile: 0.25-vCPU steps with memory fixed at 2 GiB per vCPU.
-    return max(0.25, round(container.cpu / 1024 * 4) / 4)
+# Consumption workload profile: per container 0.25-vCPU steps with exactly 2 GiB per vCPU
+# (0.25/0.5Gi ... 4/8Gi), and all containers of an app together at most 4 vCPU / 8 GiB
+# (learn.microsoft.com/azure/container-apps/containers#allocations, "Consumption" rows, read
+# 2026-11-30). Memory is what the apps run out of, so a container gets the smallest allowed pair
+# that covers both its CPU and its memory.
+CPU_STEP = 0.25
+GIB_PER_CPU = 2.0
+MAX_APP_CPU = 4.0
+
+
+def container_cpu(container: Container) -> float:
+    """vCPU of the smallest Consumption pair that covers the container's CPU and memory."""
+    needed = max(container.cpu / 1024, container.memory / 1024 / GIB_PER_CPU, CPU_STEP)
+    return math.ceil(needed / CPU_STEP - 1e-9) * CPU_STEP
+
+
+def container_memory(cpu: float) -> str:
+    return f"{cpu * GIB_PER_CPU:g}Gi"
 
 
 @dataclass
@@ -108,6 +133,8 @@ class ContainerAppsArgs:
     allowed_cidrs: Sequence[str]
     internal: bool
     tags: Mapping[str, str]
+    # The VNet that resolves an internal environment's app names (private DNS zone link).
+    vnet_id: pulumi.Input[str] | None = None
     image_tags: Mapping[str, str] = field(default_factory=dict)
     image_registry: str | None = None
     file_share: AppFileShare | None = None
@@ -126,9 +153,11 @@ class ContainerApps(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         spec = args.spec
+        if args.internal and args.vnet_id is None:
+            raise ValueError("an internal Container Apps environment needs vnet_id: its app names resolve through a private DNS zone linked to it")
         environment = azure.app.ManagedEnvironment(
             f"{name}-env",
-            environment_name=args.environment_name,
+            environment_name=environment_name(args.environment_name, args.internal),
             resource_group_name=args.resource_group_name,
             location=args.location,
             vnet_configuration=azure.app.VnetConfigurationArgs(infrastructure_subnet_id=args.apps_subnet_id, internal=args.internal),
@@ -143,6 +172,9 @@ class ContainerApps(pulumi.ComponentResource):
             opts=child,
         )
         send_logs_to(f"{name}-env-logs", resource_id=environment.id, workspace_id=args.workspace_id, parent=self)
+        if args.internal:
+            assert args.vnet_id is not None
+            self._private_dns(name, environment, args.resource_group_name, args.vnet_id, tags)
 
         storage_name = None
         if args.file_share is not None:
@@ -197,7 +229,7 @@ class ContainerApps(pulumi.ComponentResource):
         # The public app's address, for settings that hold the app's own URL (PublicUrl).
         public_app = next((n for n, _, port, public, _ in groups if port is not None and public), None)
         public_url = (
-            pulumi.Output.concat("https://", container_app_name(args.app_name_prefix, public_app), ".", environment.default_domain)
+            pulumi.Output.concat("https://", container_app_name(args.app_name_prefix, public_app, args.internal), ".", environment.default_domain)
             if public_app
             else pulumi.Output.from_input("")
         )
@@ -215,7 +247,13 @@ class ContainerApps(pulumi.ComponentResource):
                     f"{name}-{app_name}-reads", principal_id=app_identity.principal_id, secret_names=kv_names, parent=self, reader=f"Container App {app_name}"
                 )
             ingress = None
-            app_name_full = container_app_name(args.app_name_prefix, app_name)
+            app_name_full = container_app_name(args.app_name_prefix, app_name, args.internal)
+            total_cpu = sum(container_cpu(c) for c in containers)
+            if total_cpu > MAX_APP_CPU:
+                raise ValueError(
+                    f"Container App '{app_name_full}' needs {total_cpu:g} vCPU / {total_cpu * GIB_PER_CPU:g} GiB; "
+                    f"a Consumption app holds at most {MAX_APP_CPU:g} vCPU / {MAX_APP_CPU * GIB_PER_CPU:g} GiB"
+                )
             if ingress_port is not None and not public:
                 # Internal ingress: reachable as http://<app name> from inside the environment only.
                 ingress = azure.app.IngressArgs(external=False, target_port=ingress_port, transport="http", allow_insecure=True)
@@ -261,13 +299,44 @@ class ContainerApps(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=secret_access),
             )
             if ingress_port is not None and public:
-                self.url = app.latest_revision_fqdn.apply(lambda fqdn: f"https://{fqdn}")
+                # The ingress FQDN stays put; latestRevisionFqdn names one revision and changes with each.
+                self.url = app.configuration.apply(lambda c: f"https://{c.ingress.fqdn}" if c and c.ingress and c.ingress.fqdn else "")
         self.environment_id = environment.id
         self.register_outputs({"url": self.url})
 
+    def _private_dns(self, name: str, environment: azure.app.ManagedEnvironment, resource_group_name: pulumi.Input[str], vnet_id: pulumi.Input[str], tags: Mapping[str, str]) -> None:
+        """An internal environment publishes no DNS: a private zone named after its default
+        domain, `*` -> its static IP, linked to the VNet, lets the VNet resolve the app names
+        (learn.microsoft.com/azure/container-apps/networking#dns and vnet-custom-internal,
+        "Deploy with a private DNS", read 2026-11-30)."""
+        child = pulumi.ResourceOptions(parent=self)
+        zone = azure.privatedns.PrivateZone(
+            f"{name}-env-zone", private_zone_name=environment.default_domain, resource_group_name=resource_group_name, location="global", tags=tags, opts=child
+        )
+        azure.privatedns.PrivateRecordSet(
+            f"{name}-env-wildcard",
+            private_zone_name=zone.name,
+            resource_group_name=resource_group_name,
+            record_type="A",
+            relative_record_set_name="*",
+            ttl=3600,
+            a_records=[azure.privatedns.ARecordArgs(ipv4_address=environment.static_ip)],
+            opts=child,
+        )
+        azure.privatedns.VirtualNetworkLink(
+            f"{name}-env-zone-link",
+            private_zone_name=zone.name,
+            resource_group_name=resource_group_name,
+            location="global",
+            virtual_network=azure.privatedns.SubResourceArgs(id=vnet_id),
+            registration_enabled=False,
+            tags=tags,
+            opts=child,
+        )
+
     @staticmethod
     def _container(c: Container, args: ContainerAppsArgs, public_url: pulumi.Output[str]) -> azure.app.ContainerArgs:
-        cpu = _cpu(c)
+        cpu = container_cpu(c)
         env = [
             azure.app.EnvironmentVarArgs(name=k, value=pulumi.Output.concat(public_url, v.path) if isinstance(v, PublicUrl) else v)
             for k, v in sorted(c.env.items())
@@ -290,7 +359,7 @@ class ContainerApps(pulumi.ComponentResource):
             image=image(c.image_key, args.image_tags, args.image_registry),
             command=list(c.command) if c.command else None,
             env=env,
-            resources=azure.app.ContainerResourcesArgs(cpu=cpu, memory=f"{cpu * 2:g}Gi"),
+            resources=azure.app.ContainerResourcesArgs(cpu=cpu, memory=container_memory(cpu)),
             probes=probes,
             volume_mounts=mounts or None,
         )

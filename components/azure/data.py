@@ -43,6 +43,11 @@ class FlexiblePostgresArgs:
     location: str
     delegated_subnet_id: pulumi.Input[str]
     private_zone_id: pulumi.Input[str]
+    # The zone's VNet link: Flexible Server registers its name in the zone at creation and
+    # needs the zone linked to its VNet first ("the private DNS zone should be linked to the
+    # virtual network", learn.microsoft.com/azure/postgresql/flexible-server/
+    # concepts-networking-private, read 2026-11-30).
+    private_zone_link: pulumi.Resource
     database_names: Sequence[str]
     sku_name: str
     storage_gb: int
@@ -103,7 +108,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
                 primary_user_assigned_identity_id=args.encryption.identity_id,
             ),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.encryption.key_access)),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[*args.encryption.key_access, args.private_zone_link]),
         )
         # Extensions must be allow-listed before the apps' CREATE EXTENSION works.
         previous: pulumi.Resource = azure.dbforpostgresql.Configuration(
@@ -231,8 +236,9 @@ class AppStorageArgs:
 
 class AppStorage(pulumi.ComponentResource):
     """A StorageV2 account: private endpoints only, TLS 1.2, no anonymous blobs, CMK, versioning
-    off the table for file shares but soft delete on. Shared-key access stays on because the
-    Dify plugin daemon and Container Apps file mounts authenticate with the account key."""
+    off the table for file shares but soft delete on. Shared-key access is on only when the
+    account holds file shares: Container Apps file mounts authenticate with the account key,
+    while blob users (Dify and its plugin daemon) use the app's managed identity."""
 
     account_name: pulumi.Output[str]
     account_id: pulumi.Output[str]
@@ -251,7 +257,7 @@ class AppStorage(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
             allow_blob_public_access=False,
-            allow_shared_key_access=True,
+            allow_shared_key_access=bool(args.file_shares),
             allow_cross_tenant_replication=False,
             public_network_access="Disabled",
             network_rule_set=azure.storage.NetworkRuleSetArgs(default_action="Deny", bypass="AzureServices"),

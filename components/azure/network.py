@@ -50,6 +50,9 @@ class VirtualNetwork(pulumi.ComponentResource):
     endpoints_subnet_id: pulumi.Output[str]
     extra_subnet_ids: dict[str, pulumi.Output[str]]
     zone_ids: dict[str, pulumi.Output[str]]
+    # service -> the zone's VNet link: a resource that registers records in the zone (PostgreSQL
+    # Flexible Server) or resolves through it must wait for the link.
+    zone_links: dict[str, azure.privatedns.VirtualNetworkLink]
 
     def __init__(self, name: str, args: VirtualNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:azure:VirtualNetwork", name, None, opts)
@@ -86,6 +89,7 @@ class VirtualNetwork(pulumi.ComponentResource):
             return vnet.id.apply(lambda vid: f"{vid}/subnets/{subnet}")
 
         self.zone_ids = {}
+        self.zone_links = {}
         for service, zone_name in sorted(args.private_zones.items()):
             zone = azure.privatedns.PrivateZone(
                 f"{name}-{service}-zone",
@@ -95,7 +99,7 @@ class VirtualNetwork(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            azure.privatedns.VirtualNetworkLink(
+            self.zone_links[service] = azure.privatedns.VirtualNetworkLink(
                 f"{name}-{service}-link",
                 private_zone_name=zone.name,
                 resource_group_name=args.resource_group_name,

@@ -79,6 +79,9 @@ class SecretSyncArgs:
     secrets: Mapping[str, tuple[str, Mapping[str, str]]]
     namespaces: Sequence[pulumi.Resource]
     tags: Mapping[str, str]
+    # What gives the operator's service account its cloud identity (EKS Pod Identity association,
+    # AKS federated credential): the operator's pods must start after it exists.
+    identity: Sequence[pulumi.Resource] = ()
 
 
 class SecretSync(pulumi.ComponentResource):
@@ -96,7 +99,7 @@ class SecretSync(pulumi.ComponentResource):
                 "serviceAccount": {"create": True, "name": self.SERVICE_ACCOUNT, "annotations": dict(args.service_account_annotations)},
                 "podLabels": dict(args.pod_labels),
             },
-            pulumi.ResourceOptions(parent=self),
+            pulumi.ResourceOptions(parent=self, depends_on=list(args.identity)),
         )
         store = k8s.apiextensions.CustomResource(
             f"{name}-store",

@@ -35,6 +35,20 @@ BASELINE_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop"
 # the vLLM image (~10 GB) and the weights, then loading them; the startup probe allows 30 min.
 MODEL_STARTUP_PROBE = {"periodSeconds": 10, "failureThreshold": 180, "timeoutSeconds": 5}
 MODEL_AWAIT = pulumi.CustomTimeouts(create="60m", update="60m")
+# A rollout without progress for this long is marked ProgressDeadlineExceeded, which `pulumi up`
+# reports as a failure (instead of waiting out MODEL_AWAIT): a GPU node (~15 min worst case) plus
+# the startup probe's 30 minutes.
+MODEL_PROGRESS_DEADLINE_SECONDS = 15 * 60 + MODEL_STARTUP_PROBE["periodSeconds"] * MODEL_STARTUP_PROBE["failureThreshold"]
+# Node disk a model pod writes besides its weight cache (container layer, logs, vLLM's and torch's
+# compile caches under $HOME): requested and limited with the cache as ephemeral storage, so the
+# scheduler never packs more caches on a node than its disk holds and the kubelet evicts a pod
+# that outgrows its share instead of the node running out of disk.
+MODEL_SCRATCH_GIB = 10
+# Node disk left for container images (the vLLM image is ~10 GB compressed) and the OS.
+NODE_IMAGES_GIB = 50
+# The kubelet's default hard eviction threshold nodefs.available<10% ("Node-pressure Eviction",
+# kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction, read 2026-11-30).
+NODEFS_EVICTION_FRACTION = 0.10
 # vLLM usage statistics are sent to the vLLM project unless disabled
 # (https://docs.vllm.ai/en/latest/usage/usage_stats.html); Hugging Face telemetry likewise.
 NO_TELEMETRY = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
@@ -60,8 +74,9 @@ class ModelServerArgs:
     memory_gib: int
     namespace: pulumi.Input[str]
     tags: Mapping[str, str]
-    # Whether the pool can hold one more replica when every model on it is at maxReplicas: only
-    # then may a rollout start the new pod before stopping an old one.
+    # Whether the pool can hold one more replica while every model on it runs its minReplicas (the
+    # normal state): only then may a rollout start the new pod before stopping an old one. A
+    # rollout during a peak that has no room fails visibly (progressDeadlineSeconds).
     surge_fits: bool = False
 
 
@@ -71,11 +86,19 @@ def rolling_update(surge_fits: bool) -> dict[str, int]:
     return {"maxSurge": 1, "maxUnavailable": 0} if surge_fits else {"maxSurge": 0, "maxUnavailable": 1}
 
 
-def disruption_budget(min_replicas: int) -> dict[str, Any]:
-    """Voluntary disruptions (drains, autoscaler scale-down) never take the last ready replica;
-    an unready pod can always be evicted so a broken replica cannot block a drain."""
-    budget: dict[str, Any] = {"minAvailable": 1} if min_replicas == 1 else {"maxUnavailable": 1}
-    return {**budget, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+def model_pod_disk_gib(cache_size_gb: int) -> int:
+    """Ephemeral storage a model server pod requests and is limited to."""
+    return cache_size_gb + MODEL_SCRATCH_GIB
+
+
+def disruption_budget() -> dict[str, Any]:
+    """Voluntary disruptions (node drains for EKS node-group updates and AKS node-image upgrades,
+    autoscaler scale-down) take one replica at a time and are never blocked: with a single replica
+    a `minAvailable: 1` budget would fail every drain (EKS PodEvictionFailure, AKS upgrade
+    failure). While that replica restarts elsewhere the gateway serves the route from its
+    fallbacks (a route without fallbacks is a plan warning). An unready pod can always be evicted
+    so a broken replica cannot block a drain either."""
+    return {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
 
 class ModelServer(pulumi.ComponentResource):
@@ -96,6 +119,7 @@ class ModelServer(pulumi.ComponentResource):
         if args.max_model_len:
             cli += ["--max-model-len", str(args.max_model_len)]
         cpu, memory = args.cpu, args.memory_gib
+        disk = model_pod_disk_gib(args.cache_size_gb)
         # /dev/shm is memory-backed and counts against the limit.
         shm_gib = max(1, min(16, memory // 4))
         health = {"httpGet": {"path": "/health", "port": VLLM_PORT}, "timeoutSeconds": 5}
@@ -106,6 +130,7 @@ class ModelServer(pulumi.ComponentResource):
             spec={
                 "selector": {"matchLabels": app},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(args.surge_fits)},
+                "progressDeadlineSeconds": MODEL_PROGRESS_DEADLINE_SECONDS,
                 "template": {
                     "metadata": {"labels": pod_labels(args.tags, app)},
                     "spec": {
@@ -126,8 +151,8 @@ class ModelServer(pulumi.ComponentResource):
                                     {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "HF_TOKEN", "optional": True}}},
                                 ],
                                 "resources": {
-                                    "requests": {"cpu": str(cpu), "memory": f"{memory}Gi", GPU.resource: str(args.gpus_per_replica)},
-                                    "limits": {"memory": f"{memory}Gi", GPU.resource: str(args.gpus_per_replica)},
+                                    "requests": {"cpu": str(cpu), "memory": f"{memory}Gi", "ephemeral-storage": f"{disk}Gi", GPU.resource: str(args.gpus_per_replica)},
+                                    "limits": {"memory": f"{memory}Gi", "ephemeral-storage": f"{disk}Gi", GPU.resource: str(args.gpus_per_replica)},
                                 },
                                 # Downloading and loading weights takes minutes: liveness waits for startup.
                                 "startupProbe": {**health, **MODEL_STARTUP_PROBE},
@@ -172,7 +197,7 @@ class ModelServer(pulumi.ComponentResource):
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(object_name, args.tags, namespace=args.namespace, labels=app),
-            spec={**disruption_budget(args.min_replicas), "selector": {"matchLabels": app}},
+            spec={**disruption_budget(), "selector": {"matchLabels": app}},
             opts=child,
         )
         self.register_outputs({})
@@ -191,6 +216,9 @@ class GatewayArgs:
     request_timeout_seconds: int = 600  # the longest a request (a stream) may take upstream
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # What gives the gateway's service account its cloud identity (Pod Identity association,
+    # federated credential): its pods must start after it exists or they get no credentials.
+    identity: Sequence[pulumi.Resource] = ()
 
 
 class LlmGateway(pulumi.ComponentResource):
@@ -258,7 +286,7 @@ class LlmGateway(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.identity)),
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
@@ -277,7 +305,7 @@ class LlmGateway(pulumi.ComponentResource):
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app), spec={**disruption_budget(args.replicas), "selector": {"matchLabels": app}}, opts=child
+            f"{name}-pdb", metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app), spec={**disruption_budget(), "selector": {"matchLabels": app}}, opts=child
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-ingress",

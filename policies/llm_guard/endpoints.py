@@ -39,9 +39,12 @@ def is_private_host(host: str) -> bool:
 
 
 def azure_account_of_host(host: str) -> str | None:
+    """The account of `<account>[.privatelink].openai.azure.com`; None for the private DNS zone
+    `privatelink.openai.azure.com` itself, which names no account."""
     for suffix in AZURE_AI_ACCOUNT_HOST_SUFFIXES:
         if host.endswith(suffix):
-            return host[: -len(suffix)].split(".")[-1]
+            labels = [label for label in host[: -len(suffix)].split(".") if label and label != "privatelink"]
+            return labels[-1] if labels else None
     return None
 
 

@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import os
 import re
-import threading
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from .graph import items
 from .location import is_secret, is_unknown
 
 ENV_PREFIX = "os.environ/"
@@ -173,37 +175,62 @@ def find_configs(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[s
 # ------------------------------------------------------------------ resolving routes
 
 
-_ENV_LOCK = threading.Lock()
+# The environment `get_llm_provider` sees: the workload's, never the pack process's.
+_WORKLOAD_ENV: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("workload_env", default=None)
+
+
+def _workload_secret(secret_name: str, default_value: Any = None, *_args: Any, **_kwargs: Any) -> Any:
+    name = secret_name[len(ENV_PREFIX) :] if secret_name.startswith(ENV_PREFIX) else secret_name
+    value = (_WORKLOAD_ENV.get() or {}).get(name)
+    return value if value is not None else default_value
+
+
+_PATCHED_MODULES = 0
 
 
 def _litellm() -> Any:
+    """LiteLLM, with its secret lookups answering from the workload's environment.
+
+    Provider inference reads API roots (GROQ_API_BASE...) through `get_secret` / `get_secret_str`,
+    which each LiteLLM module imports by name (litellm 1.108.6). Every loaded module's reference is
+    pointed at the workload's environment, so os.environ is never touched (the analyzer may serve
+    several requests at once) and the pack's own environment never leaks into a verdict.
+    """
+    global _PATCHED_MODULES
     # The pack never fetches LiteLLM's remote model map: the bundled one is what it resolves with.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
+    from litellm.secret_managers import main as secrets
 
+    if len(sys.modules) != _PATCHED_MODULES:
+        originals = {getattr(secrets, "_llm_guard_original_get_secret", secrets.get_secret), getattr(secrets, "_llm_guard_original_get_secret_str", secrets.get_secret_str)}
+        secrets._llm_guard_original_get_secret = getattr(secrets, "_llm_guard_original_get_secret", secrets.get_secret)  # type: ignore[attr-defined]
+        secrets._llm_guard_original_get_secret_str = getattr(secrets, "_llm_guard_original_get_secret_str", secrets.get_secret_str)  # type: ignore[attr-defined]
+        for name, module in list(sys.modules.items()):
+            if not name.startswith("litellm") or module is None:
+                continue
+            for attribute in ("get_secret", "get_secret_str"):
+                if getattr(module, attribute, None) in originals:
+                    setattr(module, attribute, _workload_secret)
+        _PATCHED_MODULES = len(sys.modules)
     return litellm
 
 
 def infer_provider(model: str, custom_provider: str | None, api_base: str | None, env: Environment | None) -> tuple[str, str, str | None]:
-    """(model, provider, api_base) as `litellm.get_llm_provider` decides them inside the workload.
-
-    LiteLLM reads provider API roots (`GROQ_API_BASE`...) from the process environment, so the
-    call runs with the workload's environment in place of the pack's.
-    """
-    litellm = _litellm()
+    """(model, provider, api_base) as `litellm.get_llm_provider` decides them inside the workload."""
     known = {k: v for k, v in (env.values if env else {}).items() if v is not None}
-    with _ENV_LOCK:
-        saved = dict(os.environ)
-        try:
-            os.environ.clear()
-            os.environ.update(known)
+    token = _WORKLOAD_ENV.set(known)
+    try:
+        for _ in range(3):  # a module LiteLLM imports lazily during the call is patched, then asked again
+            litellm = _litellm()
             model_, provider, _key, base = litellm.get_llm_provider(model=model, custom_llm_provider=custom_provider, api_base=api_base)
-        except Exception as exc:  # noqa: BLE001 - LiteLLM raises its own BadRequestError and others
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise Unresolvable(f"LiteLLM {litellm_version()} cannot infer a provider for model '{model}' ({first[:120]})") from None
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            if len(sys.modules) == _PATCHED_MODULES:
+                break
+    except Exception as exc:  # noqa: BLE001 - LiteLLM raises its own BadRequestError and others
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise Unresolvable(f"LiteLLM {litellm_version()} cannot infer a provider for model '{model}' ({first[:120]})") from None
+    finally:
+        _WORKLOAD_ENV.reset(token)
     return str(model_), str(provider), base if isinstance(base, str) and base else None
 
 
@@ -270,7 +297,7 @@ def _credential_params(config: Mapping[str, Any], params: Mapping[str, Any], env
     name = _param(params, "litellm_credential_name", env)
     if not name:
         return dict(params)
-    for credential in config.get("credential_list") or []:
+    for credential in items(config.get("credential_list")):
         if isinstance(credential, Mapping) and credential.get("credential_name") == name:
             values = credential.get("credential_values")
             return {**(dict(values) if isinstance(values, Mapping) else {}), **dict(params)}
@@ -350,10 +377,10 @@ def _dig(value: Any, path: str) -> Any:
     return value
 
 
-def env_from_list(items: Any, where: str, config_maps: Mapping[tuple[str, str], Mapping[str, Any]] | None = None, namespace: str = "") -> Environment:
+def env_from_list(entries: Any, where: str, config_maps: Mapping[tuple[str, str], Mapping[str, Any]] | None = None, namespace: str = "") -> Environment:
     """Kubernetes/ECS/Container Apps style [{name, value | valueFrom | secretRef}] lists."""
     env = Environment(where=where)
-    for item in items if isinstance(items, list) else []:
+    for item in items(entries):
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
             continue
         value = item.get("value")
@@ -382,7 +409,7 @@ def pod_containers(res_type: str, props: Mapping[str, Any]) -> tuple[str, Mappin
 
 def container_environment(container: Mapping[str, Any], where: str, config_maps: Mapping[tuple[str, str], Mapping[str, Any]], namespace: str) -> Environment:
     env = env_from_list(container.get("env"), where, config_maps, namespace)
-    for source in container.get("envFrom") or []:
+    for source in items(container.get("envFrom")):
         if not isinstance(source, Mapping):
             continue
         ref = source.get("configMapRef")

@@ -134,6 +134,13 @@ def get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
     return current
 
 
+def items(value: Any) -> list[Any]:
+    """The members of a list input; anything else (absent, unknown, a malformed scalar) has none."""
+    if is_secret(value):
+        value = value.get("value")
+    return value if isinstance(value, list) else []
+
+
 def decode_json(value: Any) -> Any:
     """Provider inputs and policy documents often arrive JSON-encoded."""
     if isinstance(value, str) and value[:1] in "[{":

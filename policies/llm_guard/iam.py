@@ -50,8 +50,11 @@ PROMPT_ACTIONS: frozenset[str] = frozenset(
         "bedrock-mantle:CreateInference",
     }
 )
-# A region that does not exist yet: a wildcard matching it reaches regions nobody has reviewed.
-FUTURE_REGION = "zz-future-1"
+# Regions that do not exist yet, one per region family (eu-, us-, ap-...) and one outside every
+# family: a wildcard matching one of them reaches regions nobody has reviewed.
+FUTURE_REGIONS: frozenset[str] = frozenset(
+    {f"{region.split('-', 1)[0]}-future-9" for regions in AWS_PARTITION_REGIONS.values() for region in regions} | {"zz-future-9"}
+)
 
 _DATA = Path(__file__).resolve().parent / "data" / "aws_managed_policies.json"
 
@@ -114,7 +117,7 @@ def _probe_arns(profile: Any) -> list[str]:
     """Bedrock ARNs the profile must not reach: every region it does not allow (the future one
     included) and, in its own regions, system profiles whose prefix it does not allow."""
     partitions = {profile.aws_partition, "aws"}
-    regions = sorted(set().union(*(AWS_PARTITION_REGIONS[p] for p in partitions)) | {FUTURE_REGION})
+    regions = sorted(set().union(*(AWS_PARTITION_REGIONS[p] for p in partitions)) | FUTURE_REGIONS)
     probes = []
     for region in regions:
         if profile.bedrock_allowed and profile.allows_processing_in(frozenset({region})):

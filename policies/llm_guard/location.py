@@ -222,6 +222,7 @@ _AZURE_LOCATIONLESS_TYPES = frozenset(
     {
         "azure-native:authorization:RoleAssignment",
         "azure-native:monitor:DiagnosticSetting",
+        "azure-native:monitor:DataCollectionRuleAssociation",  # on its resourceUri (the AKS cluster)
         "azure-native:consumption:Budget",
         "azure-native:authorization:ManagementLockAtResourceGroupLevel",
     }

@@ -318,19 +318,13 @@ AZURE_GLOBAL_TYPES: Final[frozenset[str]] = frozenset(
     {
         "azure-native:privatedns:PrivateZone",
         "azure-native:privatedns:VirtualNetworkLink",
-        "azure-native:network:Zone",
         "azure-native:dns:Zone",
-        "azure-native:network:Profile",  # Traffic Manager (DNS only)
-        "azure-native:trafficmanager:Profile",
-        "azure-native:network:FrontDoor",
-        "azure-native:network:FrontDoorWebApplicationFirewallPolicy",
-        "azure-native:network:Policy",  # Front Door WAF policy
+        "azure-native:trafficmanager:Profile",  # DNS only
+        "azure-native:frontdoor:FrontDoor",
+        "azure-native:frontdoor:Policy",  # Front Door WAF policy
         "azure-native:cdn:Profile",
         "azure-native:cdn:AFDEndpoint",
         "azure-native:cdn:Endpoint",
-        "azure-native:insights:ActionGroup",
-        "azure-native:insights:ActivityLogAlert",
-        "azure-native:insights:MetricAlert",
         "azure-native:monitor:ActionGroup",
         "azure-native:monitor:ActivityLogAlert",
         "azure-native:monitor:MetricAlert",

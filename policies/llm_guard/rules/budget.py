@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..graph import Finding, Res, get
+from ..graph import Finding, Res, get, items
 from ..location import is_unknown
 from ..settings import RuleSettings
 from . import StackView, rule
@@ -24,12 +24,12 @@ def _amount(res: Res) -> float | None:
 
 def _recipients(res: Res) -> int:
     if res.type.startswith("aws:"):
-        notes = get(res.props, "notifications", []) or []
-        return sum(len(get(n, "subscriberEmailAddresses", []) or []) + len(get(n, "subscriberSnsTopicArns", []) or []) for n in notes)
+        notes = items(get(res.props, "notifications"))
+        return sum(len(items(get(n, "subscriberEmailAddresses"))) + len(items(get(n, "subscriberSnsTopicArns"))) for n in notes)
     notes = get(res.props, "notifications", {}) or {}
     values = notes.values() if isinstance(notes, Mapping) else []
     return sum(
-        len(get(n, "contactEmails", []) or []) + len(get(n, "contactGroups", []) or []) + len(get(n, "contactRoles", []) or [])
+        len(items(get(n, "contactEmails"))) + len(items(get(n, "contactGroups"))) + len(items(get(n, "contactRoles")))
         for n in values
         if get(n, "enabled", True) is not False
     )
@@ -65,7 +65,7 @@ _AWS_GPU_FAMILIES = re.compile(r"^(p\d|g\d|inf\d|trn\d|dl\d)")
 
 
 def _aws_gpu_node_group(res: Res) -> bool:
-    types = get(res.props, "instanceTypes", []) or []
+    types = items(get(res.props, "instanceTypes"))
     ami = str(get(res.props, "amiType", "") or "")
     return any(isinstance(t, str) and _AWS_GPU_FAMILIES.match(t) for t in types) or any(k in ami for k in ("NVIDIA", "GPU", "NEURON"))
 
@@ -92,7 +92,7 @@ def gpu_pool_max_size(res: Res, settings: RuleSettings) -> Iterator[Finding]:
     if res.type == "azure-native:containerservice:AgentPool":
         pools.append(("", res.props))
     elif res.type == "azure-native:containerservice:ManagedCluster":
-        pools.extend((f"agentPoolProfiles[{i}].", p) for i, p in enumerate(get(res.props, "agentPoolProfiles", []) or []))
+        pools.extend((f"agentPoolProfiles[{i}].", p) for i, p in enumerate(items(get(res.props, "agentPoolProfiles"))))
     for prefix, pool in pools:
         if not _azure_gpu(get(pool, "vmSize")):
             continue

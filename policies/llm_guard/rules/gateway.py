@@ -18,7 +18,7 @@ from ..gateway import (
     pod_containers,
     routes,
 )
-from ..graph import Finding, Res, decode_json, get
+from ..graph import Finding, Res, decode_json, get, items
 from ..location import is_unknown, reveal
 from ..routing import BEDROCK_PROFILE_DESTINATIONS, parse_bedrock_reference
 from ..settings import RuleSettings
@@ -56,7 +56,7 @@ def _workload_envs(res: Res, path: str, stack: StackView, config_maps: Mapping[t
     pod = pod_containers(res.type, res.props)
     if pod is not None:
         spec_path, spec = pod
-        for i, container in enumerate(spec.get("containers") or []):
+        for i, container in enumerate(items(spec.get("containers"))):
             if isinstance(container, Mapping) and path.startswith(f"{spec_path}.containers[{i}]"):
                 return [container_environment(container, f"container '{container.get('name')}' of {res.name}", config_maps, _namespace(res.props))]
     if res.type == "aws:ecs/taskDefinition:TaskDefinition":
@@ -64,12 +64,12 @@ def _workload_envs(res: Res, path: str, stack: StackView, config_maps: Mapping[t
         for i, container in enumerate(containers if isinstance(containers, list) else []):
             if isinstance(container, Mapping) and path.startswith(f"containerDefinitions[{i}]"):
                 env = env_from_list(container.get("environment"), f"container '{container.get('name')}' of {res.name}")
-                for secret in container.get("secrets") or []:
+                for secret in items(container.get("secrets")):
                     if isinstance(secret, Mapping) and isinstance(secret.get("name"), str):
                         env.values[secret["name"]] = None
                 return [env]
     if res.type in ("azure-native:app:ContainerApp", "azure-native:app:Job"):
-        for i, container in enumerate(get(res.props, "template.containers", []) or []):
+        for i, container in enumerate(items(get(res.props, "template.containers"))):
             if isinstance(container, Mapping) and path.startswith(f"template.containers[{i}]"):
                 return [env_from_list(container.get("env"), f"container '{container.get('name')}' of {res.name}")]
     if res.type == "kubernetes:core/v1:ConfigMap":
@@ -87,17 +87,17 @@ def _config_map_consumers(cm: Res, stack: StackView, config_maps: Mapping[tuple[
             continue
         _, spec = pod
         volumes = set()
-        for volume in spec.get("volumes") or []:
+        for volume in items(spec.get("volumes")):
             if not isinstance(volume, Mapping):
                 continue
-            sources = [volume.get("configMap")] + [s.get("configMap") for s in get(volume, "projected.sources", []) or [] if isinstance(s, Mapping)]
-            if any(isinstance(s, Mapping) and s.get("name") == name for s in sources):
-                volumes.add(volume.get("name"))
-        for container in spec.get("containers") or []:
+            sources = [volume.get("configMap")] + [s.get("configMap") for s in items(get(volume, "projected.sources")) if isinstance(s, Mapping)]
+            if any(isinstance(s, Mapping) and s.get("name") == name for s in sources) and isinstance(volume.get("name"), str):
+                volumes.add(volume["name"])
+        for container in items(spec.get("containers")):
             if not isinstance(container, Mapping):
                 continue
-            mounts = {m.get("name") for m in container.get("volumeMounts") or [] if isinstance(m, Mapping)}
-            env_from = any(isinstance(get(s, "configMapRef"), Mapping) and get(s, "configMapRef.name") == name for s in container.get("envFrom") or [])
+            mounts = {m.get("name") for m in items(container.get("volumeMounts")) if isinstance(m, Mapping) and isinstance(m.get("name"), str)}
+            env_from = any(isinstance(get(s, "configMapRef"), Mapping) and get(s, "configMapRef.name") == name for s in items(container.get("envFrom")))
             if mounts & volumes or env_from:
                 envs.append(container_environment(container, f"container '{container.get('name')}' of {res.name}", config_maps, namespace))
     return envs

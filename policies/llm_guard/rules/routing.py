@@ -7,8 +7,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
 from ..graph import Finding, Res, get, strings
 from ..location import UNKNOWN
 from ..routing import (
@@ -200,14 +198,6 @@ def _sku_problem(deployment: Res, stack: StackView, profile: Any) -> str | None:
     return None
 
 
-_LITELLM_DEFAULT_HOSTS = {
-    "openai": "api.openai.com",
-    "anthropic": "api.anthropic.com",
-    "mistral": "api.mistral.ai",
-    "deepseek": "api.deepseek.com",
-    "dashscope": "dashscope.aliyuncs.com",
-    "volcengine": "ark.cn-beijing.volces.com",
-}
 _URL_HOST = re.compile(r"https?://([A-Za-z0-9.-]+)")
 # Known API hosts written bare; the lookbehind keeps api.openai.com from matching eu.api.openai.com.
 _BARE_HOST = re.compile(r"(?<![A-Za-z0-9.-])(" + "|".join(re.escape(h) for h in sorted(API_HOSTS, key=len, reverse=True)) + r")(?![A-Za-z0-9-])")
@@ -216,25 +206,6 @@ _BARE_HOST = re.compile(r"(?<![A-Za-z0-9.-])(" + "|".join(re.escape(h) for h in 
 def _hosts_in(text: str) -> set[str]:
     hosts = {m.group(1).lower() for m in _URL_HOST.finditer(text)}
     hosts.update(m.group(1) for m in _BARE_HOST.finditer(text))
-    hosts.update(_litellm_implied_hosts(text))
-    return hosts
-
-
-def _litellm_implied_hosts(text: str) -> set[str]:
-    """A LiteLLM model entry without api_base goes to the provider's public API."""
-    if "model_list" not in text:
-        return set()
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return set()
-    hosts = set()
-    for entry in (config or {}).get("model_list", []) if isinstance(config, dict) else []:
-        params = entry.get("litellm_params", {}) if isinstance(entry, dict) else {}
-        model = str(params.get("model", ""))
-        prefix = model.split("/", 1)[0] if "/" in model else ""
-        if prefix in _LITELLM_DEFAULT_HOSTS and not params.get("api_base"):
-            hosts.add(_LITELLM_DEFAULT_HOSTS[prefix])
     return hosts
 
 

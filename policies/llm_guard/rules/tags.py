@@ -14,6 +14,7 @@ from ..settings import RuleSettings
 from . import rule
 
 _DATA = Path(__file__).resolve().parent.parent / "data" / "taggable.json"
+_NO_DEFAULT_TAGS = _DATA.with_name("aws_no_default_tags.json")
 LABEL_PREFIX = "llm-platform.io/"
 
 
@@ -23,11 +24,20 @@ def taggable_types() -> dict[str, str]:
     return dict(json.loads(_DATA.read_text(encoding="utf-8"))["taggable"])
 
 
+@cache
+def no_default_tag_types() -> frozenset[str]:
+    """AWS types without tagsAll: the provider's defaultTags never reach them (e.g. Auto Scaling
+    groups, whose tags are a list with propagateAtLaunch; HashiCorp tutorial "Configure default tags
+    for AWS resources", section "Propagate default tags to Auto Scaling group", read 2026-05)."""
+    return frozenset(json.loads(_NO_DEFAULT_TAGS.read_text(encoding="utf-8"))["types"])
+
+
 def effective_tags(res: Res) -> dict[str, Any] | None:
-    """Explicit tags, tagsAll and (AWS) the provider's default tags; None when unknown."""
+    """Explicit tags, tagsAll and (AWS, where the type takes them) the provider's default tags;
+    None when unknown. Azure tag keys are case-insensitive, so they are compared lower-cased."""
     kind = taggable_types().get(res.type)
     merged: dict[str, Any] = {}
-    if res.package == "aws" and res.provider_props:
+    if res.package == "aws" and res.provider_props and res.type not in no_default_tag_types():
         default = decode_json(res.provider_props.get("defaultTags"))
         tags = get(default, "tags") if isinstance(default, Mapping) else None
         if isinstance(tags, Mapping):
@@ -40,6 +50,10 @@ def effective_tags(res: Res) -> dict[str, Any] | None:
             merged.update({str(get(t, "key")): get(t, "value") for t in value if isinstance(t, Mapping)})
         elif isinstance(value, Mapping):
             merged.update(value)
+    if res.package == "azure-native":
+        # Azure tag names are case-insensitive (learn.microsoft.com, "Use tags to organize your
+        # Azure resources", Limitations); values are case-sensitive.
+        return {str(k).lower(): v for k, v in merged.items()}
     return merged
 
 
@@ -65,10 +79,11 @@ def required_tags(res: Res, settings: RuleSettings) -> Iterator[Finding]:
     if tags is None:
         yield Finding(res.urn, "tags", res.props.get("tags"), "the tags are unknown during preview (fails closed).", "Use tag values known at preview time.")
         return
-    missing = [k for k in settings.required_tags if not (isinstance(tags.get(k), str) and tags[k].strip())]
+    key = (lambda k: k.lower()) if res.package == "azure-native" else (lambda k: k)
+    missing = [k for k in settings.required_tags if not (isinstance(tags.get(key(k)), str) and tags[key(k)].strip())]
     if missing:
-        yield Finding(res.urn, "tags", {k: tags.get(k) for k in settings.required_tags}, f"missing or empty required tags: {', '.join(missing)}.", "Add the missing tags.")
-    residency = tags.get("data-residency")
+        yield Finding(res.urn, "tags", {k: tags.get(key(k)) for k in settings.required_tags}, f"missing or empty required tags: {', '.join(missing)}.", "Add the missing tags.")
+    residency = tags.get(key("data-residency"))
     if "data-residency" in settings.required_tags and isinstance(residency, str) and residency.strip() and residency != profile.name:
         yield Finding(res.urn, "tags.data-residency", residency, f"the data-residency tag says '{residency}' but the profile enforced is '{profile.name}'.", f"Tag data-residency={profile.name}.")
 
@@ -80,6 +95,8 @@ def _kubernetes_labels(res: Res, settings: RuleSettings) -> Iterator[Finding]:
     if not isinstance(metadata, Mapping):
         return
     labels = metadata.get("labels") or {}
+    if not isinstance(labels, Mapping) and not is_unknown(labels):
+        labels = {}
     if is_unknown(labels):
         yield Finding(res.urn, "metadata.labels", labels, "labels unknown during preview (fails closed).", "Use label values known at preview time.")
         return
