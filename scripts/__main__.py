@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,30 +51,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan_example(stack: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """One example stack's readable plan, summary row and graph (run in a worker process)."""
+    from scripts.engine import plan_stack
+    from scripts.plan import render_plan, summary_row
+
+    plan = plan_stack(stack)
+    return render_plan(plan), summary_row(plan), plan.to_json()
+
+
 def _plan_all(as_json: bool) -> int:
     """Plan and audit every example stack (one policy pack process for all); summary table last."""
     from scripts.audit import PolicyPackProcess, analyze, render, resolve_audit_profile
     from scripts.cost import estimate, price_book
-    from scripts.engine import plan_stack
-    from scripts.plan import render_plan, render_table, summary_row
+    from scripts.plan import render_table
 
     book = price_book()
 
     rows = []
     failed = False
-    with PolicyPackProcess({}, "llm-platform", "examples") as pack:
-        for stack in example_stacks():
-            plan = plan_stack(stack)
-            graph = plan.to_json()
+    # The pack starts first (it warms up while the plans run); stacks plan on both cores.
+    with PolicyPackProcess({}, "llm-platform", "examples") as pack, ProcessPoolExecutor(max_workers=2) as pool:
+        for text, row, graph in pool.map(_plan_example, example_stacks()):
             profile, custom = resolve_audit_profile(graph, None)
             result = analyze(graph, profile, custom, pack=pack)
             failed = failed or bool(result.mandatory)
             if not as_json:
-                print(render_plan(plan))
+                print(text)
                 print()
                 print(render(result))
                 print()
-            row = summary_row(plan)
             row["audit"] = "passed" if not result.mandatory else f"FAILED ({len(result.mandatory)})"
             cost = estimate(graph, None, book)
             currency = cost.budget_currency

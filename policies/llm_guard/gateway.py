@@ -188,6 +188,12 @@ def _workload_secret(secret_name: str, default_value: Any = None, *_args: Any, *
 _PATCHED_MODULES = 0
 
 
+def warm_up() -> None:
+    """Import LiteLLM ahead of the first gateway config (it takes seconds); safe to run in a thread."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm  # noqa: F401
+
+
 def _litellm() -> Any:
     """LiteLLM, with its secret lookups answering from the workload's environment.
 
