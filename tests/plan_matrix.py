@@ -20,7 +20,8 @@ from scripts.engine import Plan, plan_stack
 from stacks.config import api_key_config_key
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ("poc-aws", "poc-azure", "beta-aws", "beta-azure", "scale-aws", "scale-azure")
+# Every stack file in stacks/: the examples and any stack a user adds.
+EXAMPLES = tuple(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")))
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,6 @@ VARIANTS: tuple[Case, ...] = (
 
 CASES: dict[str, Case] = {**{name: Case(name, name) for name in EXAMPLES}, **{c.id: c for c in VARIANTS}}
 CASE_IDS: tuple[str, ...] = tuple(CASES)
-AWS_CASES = tuple(i for i in CASE_IDS if "-aws" in i)
-AZURE_CASES = tuple(i for i in CASE_IDS if "-azure" in i)
-SCALE_CASES = tuple(i for i in CASE_IDS if i.startswith("scale-"))
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +138,17 @@ def case_config(case: Case) -> dict[str, Any]:
         config[f"llm-platform:{api_key_config_key(provider)}"] = {"secure": f"v1:offline-placeholder-{provider}"}
     return {"config": config}
 
+
+def _setting(case_id: str, key: str) -> str:
+    return str(case_config(CASES[case_id])["config"].get(f"llm-platform:{key}", ""))
+
+
+# Cloud and phase as each case's config says (stack names are the user's choice).
+CLOUD: dict[str, str] = {c: _setting(c, "cloud") for c in CASE_IDS}
+PHASE: dict[str, str] = {c: _setting(c, "phase") for c in CASE_IDS}
+AWS_CASES = tuple(c for c in CASE_IDS if CLOUD[c] == "aws")
+AZURE_CASES = tuple(c for c in CASE_IDS if CLOUD[c] == "azure")
+SCALE_CASES = tuple(c for c in CASE_IDS if PHASE[c] == "scale")
 
 _DIR = Path(tempfile.mkdtemp(prefix="plan-matrix-"))
 _PLANS: dict[str, Plan] = {}

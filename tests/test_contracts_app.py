@@ -20,7 +20,7 @@ from components.aws.ecs_app import FARGATE_TASK_SIZES
 from components.lowcode import IMAGE_REPOSITORIES
 from scripts.engine import Plan, RecordedResource
 from scripts.mocks import _EC2_ID_PREFIX, _digest
-from tests.plan_matrix import AWS_CASES, AZURE_CASES, plan_for
+from tests.plan_matrix import AWS_CASES, AZURE_CASES, CLOUD, plan_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -314,7 +314,7 @@ def test_default_image_tags_are_the_pinned_releases() -> None:
 def test_flowise_settings_and_database_tls_match_upstream(case_id: str) -> None:
     upstream = _fixture("flowise")
     plan = plan_for(case_id)
-    cloud = "aws" if "-aws" in case_id else "azure"
+    cloud = CLOUD[case_id]
     if cloud == "aws":
         containers = [c for t in _of(plan, TASK) for c in _containers(t) if c["name"] == "flowise"]
         settings = [{e["name"]: e["value"] for e in c["environment"]} | {s["name"]: s["valueFrom"] for s in c["secrets"]} for c in containers]

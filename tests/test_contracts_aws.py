@@ -22,7 +22,7 @@ from components.aws.endpoints import BEDROCK_AGENT_RUNTIME_ACTIONS, ENDPOINT_SER
 from components.aws.kms import AUTOSCALING_SLR_GRANT_ACTIONS, AUTOSCALING_SLR_USE_ACTIONS, CLOUDWATCH_ALARMS_ACTIONS
 from scripts.engine import Plan, RecordedResource, plan_stack
 from stacks.errors import ConfigError
-from tests.plan_matrix import _DIR, AWS_CASES, CASES, ROOT, Case, case_config, plan_for
+from tests.plan_matrix import _DIR, AWS_CASES, CASES, PHASE, ROOT, Case, case_config, plan_for
 
 OTHER_STACK = "contract-twin"
 
@@ -242,7 +242,7 @@ NO_NAT_CASE = Case(
         "llm-platform:beta": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/docker-hub"},
     },
 )
-ENDPOINT_CASES = (*[c for c in AWS_CASES if not c.startswith("poc-")], NO_NAT_CASE.id)
+ENDPOINT_CASES = (*[c for c in AWS_CASES if PHASE[c] != "poc"], NO_NAT_CASE.id)
 
 
 def _plan(case_id: str) -> Plan:
@@ -396,7 +396,7 @@ def test_resources_replaced_by_an_input_change_do_not_have_fixed_names(case_id: 
     listed reason."""
     assert not set(FIXED_NAME_EXCEPTIONS) & (MUST_GENERATE_NAMES - {"aws:lb/targetGroup:TargetGroup"})
     assert not fixed_name_problems(plan_for(case_id), FIXED_NAME_EXCEPTIONS)
-    if case_id.startswith("scale-"):
+    if PHASE.get(case_id) == "scale":
         groups = [r for r in plan_for(case_id).resources if r.type == "aws:eks/nodeGroup:NodeGroup"]
         assert groups and all(r.inputs.get("nodeGroupNamePrefix") for r in groups)
 
@@ -420,7 +420,7 @@ def test_eks_versions_past_standard_support_are_refused_and_near_ones_warned(tmp
     assert any("kubernetesVersion" in w and "leaves standard support" in w for w in plan_stack("scale-aws").warnings)
 
 
-@pytest.mark.parametrize("case_id", [c for c in AWS_CASES if c.startswith("scale-")])
+@pytest.mark.parametrize("case_id", [c for c in AWS_CASES if PHASE[c] == "scale"])
 def test_eks_clusters_run_a_version_eks_will_not_upgrade_under_them(case_id: str) -> None:
     """Upgrade policy STANDARD: EKS upgrades the control plane at the end of standard support, and
     a stack still naming the old version would try to downgrade it."""

@@ -20,7 +20,7 @@ from components.azure.openai_catalog import DeploymentChoiceError, resolve_deplo
 from policies.llm_guard.profiles import BUILTIN_PROFILES
 from scripts.engine import Plan, RecordedResource
 from stacks.errors import ConfigError
-from tests.plan_matrix import AZURE_CASES, CASES, case_config, plan_for
+from tests.plan_matrix import AZURE_CASES, CASES, PHASE, case_config, plan_for
 
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User (built-in role)
 VAULT = "azure-native:keyvault:Vault"
@@ -120,7 +120,7 @@ def _keys_in(plan: Plan, vault: RecordedResource) -> list[RecordedResource]:
     return [k for k in _of(plan, KEY) if vault.urn in k.dependencies]
 
 
-BETA_SCALE_CASES = tuple(c for c in AZURE_CASES if not CASES[c].base.startswith("poc-"))
+BETA_SCALE_CASES = tuple(c for c in AZURE_CASES if PHASE[c] != "poc")
 
 
 # ------------------------------------------------------------------------ customer-managed keys
@@ -396,7 +396,7 @@ ZONE = "azure-native:privatedns:PrivateZone"
 ZONE_LINK = "azure-native:privatedns:VirtualNetworkLink"
 RECORD_SET = "azure-native:privatedns:PrivateRecordSet"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
-SCALE_AZURE_CASES = tuple(c for c in AZURE_CASES if CASES[c].base.startswith("scale-"))
+SCALE_AZURE_CASES = tuple(c for c in AZURE_CASES if PHASE[c] == "scale")
 # "Budget can have up to five notifications" (Microsoft.Consumption budgets API 2024-08-01, the
 # `notifications` docstring of pulumi_azure_native 3.29.0 consumption/budget.py).
 AZURE_BUDGET_NOTIFICATIONS = 5

@@ -26,10 +26,10 @@ import yaml
 from components.k8s.gpu import GPU, GPU_INSTANCES
 from scripts.engine import Plan, RecordedResource
 from scripts.mocks import MOCK_PRINCIPAL_ID
-from tests.plan_matrix import SCALE_CASES, plan_for
+from tests.plan_matrix import CLOUD, SCALE_CASES, plan_for
 
-AWS_SCALE = tuple(c for c in SCALE_CASES if "-aws" in c)
-AZURE_SCALE = tuple(c for c in SCALE_CASES if "-azure" in c)
+AWS_SCALE = tuple(c for c in SCALE_CASES if CLOUD[c] == "aws")
+AZURE_SCALE = tuple(c for c in SCALE_CASES if CLOUD[c] == "azure")
 CHART_DEFAULTS = yaml.safe_load((Path(__file__).parent / "fixtures" / "gpu_chart_defaults.yaml").read_text())
 MIN_MODEL_AWAIT_SECONDS = 30 * 60
 ROLE_AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
