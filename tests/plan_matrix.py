@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,18 @@ VARIANTS: tuple[Case, ...] = (
 
 CASES: dict[str, Case] = {**{name: Case(name, name) for name in EXAMPLES}, **{c.id: c for c in VARIANTS}}
 CASE_IDS: tuple[str, ...] = tuple(CASES)
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a recorded value (inputs, outputs), secret wrappers included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

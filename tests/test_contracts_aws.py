@@ -9,7 +9,6 @@ import copy
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from components.aws.endpoints import BEDROCK_AGENT_RUNTIME_ACTIONS, ENDPOINT_SER
 from components.aws.kms import AUTOSCALING_SLR_GRANT_ACTIONS, AUTOSCALING_SLR_USE_ACTIONS, CLOUDWATCH_ALARMS_ACTIONS
 from scripts.engine import Plan, RecordedResource, plan_stack
 from stacks.errors import ConfigError
-from tests.plan_matrix import _DIR, AWS_CASES, CASES, PHASE, ROOT, Case, case_config, plan_for
+from tests.plan_matrix import _DIR, AWS_CASES, CASES, PHASE, ROOT, Case, case_config, plan_for, strings_in
 
 OTHER_STACK = "contract-twin"
 
@@ -118,20 +117,10 @@ def _json(value: Any) -> Any:
 def _key(plan: Plan) -> tuple[str, list[dict[str, Any]]]:
     (key,) = [r for r in plan.resources if r.type == "aws:kms/key:Key"]
     statements = _json(key.inputs["policy"])["Statement"]
-    arns = {v for r in plan.resources for v in _strings(r.inputs) if re.match(r"^arn:aws(-cn)?:kms:[^:]+:\d{12}:key/", v)}
+    arns = {v for r in plan.resources for v in strings_in(r.inputs) if re.match(r"^arn:aws(-cn)?:kms:[^:]+:\d{12}:key/", v)}
     assert len(arns) == 1, arns
     return arns.pop(), statements
 
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -182,7 +171,7 @@ def _role_allows(statements: list[dict[str, Any]], action: str, resource: str, v
 
 
 def _encrypted_with(plan: Plan, key_arn: str, type_: str) -> list[RecordedResource]:
-    return [r for r in plan.resources if r.type == type_ and key_arn in set(_strings(r.inputs))]
+    return [r for r in plan.resources if r.type == type_ and key_arn in set(strings_in(r.inputs))]
 
 
 @pytest.mark.parametrize("case_id", AWS_CASES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from components.azure.openai_catalog import DeploymentChoiceError, resolve_deplo
 from policies.llm_guard.profiles import BUILTIN_PROFILES
 from scripts.engine import Plan, RecordedResource
 from stacks.errors import ConfigError
-from tests.plan_matrix import AZURE_CASES, CASES, PHASE, case_config, plan_for
+from tests.plan_matrix import AZURE_CASES, CASES, PHASE, case_config, plan_for, strings_in
 
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User (built-in role)
 VAULT = "azure-native:keyvault:Vault"
@@ -301,24 +301,14 @@ def test_no_public_data_plane(case_id: str) -> None:
             assert _get(resource.inputs, path, key) == closed, f"{resource.name}: {key} = {_get(resource.inputs, path, key)!r}"
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
 
 @pytest.mark.parametrize("case_id", AZURE_CASES)
 def test_endpoint_suffixes_come_from_the_cloud_table(case_id: str) -> None:
     plan = _plan(case_id)
     if plan.config.get("azure-native:environment", "public") != "china":
         pytest.skip("the public cloud's own suffixes")
-    found = sorted({s for r in plan.resources for s in _strings(r.inputs) if any(suffix in s for suffix in PUBLIC_CLOUD_SUFFIXES)})
-    found += sorted({s for s in _strings(plan.outputs) if any(suffix in s for suffix in PUBLIC_CLOUD_SUFFIXES)})
+    found = sorted({s for r in plan.resources for s in strings_in(r.inputs) if any(suffix in s for suffix in PUBLIC_CLOUD_SUFFIXES)})
+    found += sorted({s for s in strings_in(plan.outputs) if any(suffix in s for suffix in PUBLIC_CLOUD_SUFFIXES)})
     assert not found, f"public-cloud endpoints in a China plan: {found[:5]}"
 
 

@@ -23,6 +23,33 @@ def rds_log_group_name(kind: str, identifier: str, log: str) -> str:
     return f"/aws/rds/{kind}/{identifier}/{log}"
 
 
+def rds_log_groups(
+    name: str,
+    kind: str,
+    identifier: str,
+    *,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> list[aws.cloudwatch.LogGroup]:
+    """The log groups RDS/Aurora export to, created first with the platform key and a retention:
+    the service would otherwise create them itself, without a key or retention ("Publishing
+    PostgreSQL logs to Amazon CloudWatch Logs", docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+    USER_LogAccess.Concepts.PostgreSQL.html; read 2026-11-30). The database depends on them."""
+    return [
+        aws.cloudwatch.LogGroup(
+            f"{name}-log-{log}",
+            name=rds_log_group_name(kind, identifier, log),
+            retention_in_days=retention_days,
+            kms_key_id=kms_key_arn,
+            tags=dict(tags),
+            opts=opts,
+        )
+        for log in LOG_EXPORTS
+    ]
+
+
 @dataclass
 class PostgresArgs:
     identifier: str
@@ -90,21 +117,9 @@ class PostgresDatabase(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # RDS exports to /aws/rds/instance/<identifier>/<log> and creates the group itself, without
-        # a key or retention, unless it exists ("Publishing PostgreSQL logs to Amazon CloudWatch
-        # Logs", docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html;
-        # read 2026-11-30): create it first, with the platform key and a retention.
-        log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"{name}-log-{log}",
-                name=rds_log_group_name("instance", args.identifier, log),
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                tags=tags,
-                opts=child,
-            )
-            for log in LOG_EXPORTS
-        ]
+        log_groups = rds_log_groups(
+            name, "instance", args.identifier, retention_days=args.log_retention_days, kms_key_arn=args.kms_key_arn, tags=tags, opts=child
+        )
         instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,

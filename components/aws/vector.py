@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aws.postgres import LOG_EXPORTS, rds_log_group_name
+from components.aws.postgres import LOG_EXPORTS, rds_log_groups
 from components.aws.secrets import StoredSecret, StoredSecretArgs
 
 # The major only. Aurora applies minor upgrades itself (auto minor version upgrade, and forced
@@ -168,19 +168,9 @@ class AuroraVectorStore(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # Aurora exports to /aws/rds/cluster/<cluster>/<log>, creating it without key or retention
-        # unless it exists (see components/aws/postgres.py): create it first.
-        log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"{name}-log-{log}",
-                name=rds_log_group_name("cluster", args.cluster_identifier, log),
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                tags=tags,
-                opts=child,
-            )
-            for log in LOG_EXPORTS
-        ]
+        log_groups = rds_log_groups(
+            name, "cluster", args.cluster_identifier, retention_days=args.log_retention_days, kms_key_arn=args.kms_key_arn, tags=tags, opts=child
+        )
         cluster = aws.rds.Cluster(
             f"{name}-cluster",
             cluster_identifier=args.cluster_identifier,
