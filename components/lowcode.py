@@ -58,6 +58,10 @@ class SecretName(StrEnum):
     GATEWAY_KEY = "gateway-master-key"
     # Dify's first-login password: /install stays closed until it is entered (INIT_PASSWORD).
     INIT_PASSWORD = "init-password"
+    # Flowise encrypts the user metadata in its login tokens with TOKEN_HASH_SECRET, generating one
+    # into ~/.flowise when unset (packages/server/src/enterprise/utils/authSecrets.ts, 3.1.3):
+    # without a shared, kept value every restart and every second task logs users out.
+    TOKEN_HASH = "token-hash"
 
 
 # Length of the random value the stacks generate for a secret (48 unless listed). Dify compares
@@ -96,6 +100,9 @@ class Container:
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     port: int | None = None
     health_path: str | None = None
+    # The full argv run instead of the image's ENTRYPOINT and CMD (ECS `entryPoint`, Container Apps
+    # `command`): images such as ubuntu/squid have entrypoint scripts that would otherwise take
+    # an override as arguments of their own program.
     command: tuple[str, ...] | None = None
     essential: bool = True
     # Paths the container writes that must survive restarts (mounted from the app's file share).
@@ -484,7 +491,26 @@ def dify(backends: Backends) -> AppSpec:
     )
 
 
+# The stacks describe a pgvector store with Dify's names (VECTOR_STORE, PGVECTOR_*); Flowise's
+# Postgres vector store reads its defaults from POSTGRES_VECTORSTORE_* (packages/components/nodes/
+# vectorstores/Postgres/utils.ts, driver/Base.ts; flowise@3.1.3), TLS off unless _SSL is "true".
+_DIFY_VECTOR_KEYS = ("VECTOR_STORE", "PGVECTOR_DATABASE")
+_FLOWISE_VECTOR_SECRETS = {"PGVECTOR_HOST": "POSTGRES_VECTORSTORE_HOST", "PGVECTOR_PORT": "POSTGRES_VECTORSTORE_PORT", "PGVECTOR_USER": "POSTGRES_VECTORSTORE_USER", "PGVECTOR_PASSWORD": "POSTGRES_VECTORSTORE_PASSWORD"}
+
+
+def _flowise_vector_settings(backends: Backends) -> tuple[dict[str, Any], dict[str, SecretRef]]:
+    """Flowise's pgvector defaults from the stack's vector store (nothing for other engines)."""
+    if backends.vector_env.get("VECTOR_STORE") != "pgvector":
+        return {}, {}
+    env = {"POSTGRES_VECTORSTORE_DATABASE": backends.vector_env["PGVECTOR_DATABASE"]}
+    # Same TLS as the app database: Node's CA store on Azure; on AWS PGSSLMODE (no-verify) applies.
+    if backends.flowise_database_tls_env.get("DATABASE_SSL") == "true":
+        env["POSTGRES_VECTORSTORE_SSL"] = "true"
+    return env, {name: backends.vector_secrets[dify_name] for dify_name, name in _FLOWISE_VECTOR_SECRETS.items()}
+
+
 def flowise(backends: Backends) -> AppSpec:
+    vector_env, vector_secrets = _flowise_vector_settings(backends)
     env = _set({
         "PORT": "3000",
         "DATABASE_TYPE": "postgres",
@@ -498,7 +524,8 @@ def flowise(backends: Backends) -> AppSpec:
         "JWT_AUDIENCE": "flowise",
         **backends.storage_env,
         **backends.model_env,
-        **backends.vector_env,
+        **{k: v for k, v in backends.vector_env.items() if k not in _DIFY_VECTOR_KEYS},
+        **vector_env,
     })
     if backends.public_url:
         env["APP_URL"] = backends.public_url
@@ -511,9 +538,11 @@ def flowise(backends: Backends) -> AppSpec:
         "JWT_AUTH_TOKEN_SECRET": SecretRef(SecretName.JWT_AUTH.value),
         "JWT_REFRESH_TOKEN_SECRET": SecretRef(SecretName.JWT_REFRESH.value),
         "EXPRESS_SESSION_SECRET": SecretRef(SecretName.SESSION.value),
+        "TOKEN_HASH_SECRET": SecretRef(SecretName.TOKEN_HASH.value),
         # Flowise "runtime" variables read process.env, so flows can use the stored API keys.
         **{api_key_env_name(p): SecretRef(f"api-key:{p}") for p in backends.api_keys},
-        **backends.vector_secrets,
+        **{k: v for k, v in backends.vector_secrets.items() if k not in _FLOWISE_VECTOR_SECRETS},
+        **vector_secrets,
         **backends.model_secrets,
     }
     persistent = ("/root/.flowise",) if backends.storage_env.get("STORAGE_TYPE") == "local" else ()
@@ -531,7 +560,7 @@ def flowise(backends: Backends) -> AppSpec:
     return AppSpec(
         kind="flowise",
         services=(Service("flowise", (app,), ingress_container="flowise", task_cpu=1024, task_memory=2048),),
-        secrets=(SecretName.DATABASE, SecretName.APP_KEY, SecretName.JWT_AUTH, SecretName.JWT_REFRESH, SecretName.SESSION),
+        secrets=(SecretName.DATABASE, SecretName.APP_KEY, SecretName.JWT_AUTH, SecretName.JWT_REFRESH, SecretName.SESSION, SecretName.TOKEN_HASH),
         database_names=("flowise",),
         needs_redis=False,
         needs_object_storage=True,

@@ -250,10 +250,11 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
     for provider, arn in foundation.api_keys.arns.items():
         secret_arns[f"api-key:{provider}"] = arn
     secret_arns.update(ext.extra_secrets)
-    if ext.internet_facing and app.certificate_arn is None:
+    if app.certificate_arn is None:
+        where = "the internet (from the allowed networks)" if ext.internet_facing else "the internal networks allowed to reach it"
         pulumi.log.warn(
-            "llm-platform:poc.app.certificateArn is not set: the app is served over plain HTTP to the "
-            "allowed networks, so logins, API keys and prompts cross them unencrypted; set an ACM certificate ARN"
+            f"llm-platform:poc.app.certificateArn is not set: the app is served over plain HTTP to {where}, "
+            "so logins, API keys and prompts cross them unencrypted; set an ACM certificate ARN"
         )
 
     ecs = EcsApp(
@@ -583,7 +584,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             location=location,
             environment_name=namer.name("apps"),
             app_name_prefix=namer.prefix,
-            apps_subnet_id=network.apps_subnet_id,
+            apps_subnet_id=network.environment_subnet_id(internal=not ext.internet_facing),
             workspace_id=foundation.workspace.workspace_id,
             vault=vault,
             app_identity=AppIdentity(foundation.app_identity.id, foundation.app_identity.principal_id, foundation.app_identity.client_id),

@@ -20,7 +20,7 @@ from components.aws.ecs_app import FARGATE_TASK_SIZES
 from components.lowcode import IMAGE_REPOSITORIES
 from scripts.engine import Plan, RecordedResource
 from scripts.mocks import _EC2_ID_PREFIX, _digest
-from tests.plan_matrix import AWS_CASES, AZURE_CASES, CLOUD, plan_for
+from tests.plan_matrix import AWS_CASES, AZURE_CASES, CASES, CLOUD, case_config, plan_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -97,7 +97,7 @@ def test_services_depend_on_everything_that_attaches_their_target_groups(case_id
 def test_alb_replacement_takes_its_target_groups_with_it(poc: str, beta: str, plan_of: Callable[..., Plan]) -> None:
     """PoC -> Beta turns the ALB internal, which replaces it; a target group serves one ALB only,
     so each of its target groups must change a replace-forcing input (its name) as well."""
-    from tests.plan_matrix import _DIR, CASES, case_config  # the matrix's own stack files
+    from tests.plan_matrix import _DIR  # the matrix's own stack files
 
     def plan(case_id: str) -> Plan:
         case = CASES[case_id]
@@ -310,7 +310,7 @@ def test_default_image_tags_are_the_pinned_releases() -> None:
     assert DEFAULT_IMAGE_TAGS["flowise"] == flowise["images"]["flowise"]
 
 
-@pytest.mark.parametrize("case_id", [c for c in AWS_CASES + AZURE_CASES if "flowise" in c or c in ("poc-azure", "beta-azure")])
+@pytest.mark.parametrize("case_id", (*AWS_CASES, *AZURE_CASES))
 def test_flowise_settings_and_database_tls_match_upstream(case_id: str) -> None:
     upstream = _fixture("flowise")
     plan = plan_for(case_id)
@@ -331,6 +331,13 @@ def test_flowise_settings_and_database_tls_match_upstream(case_id: str) -> None:
             assert s.get(key) == value, f"flowise {key}={s.get(key)!r}: {cloud} needs {value!r} (fixture explains why)"
         other = {k for c, tls in upstream["database_tls"].items() if c != cloud for k in tls}
         assert not other & set(s), f"flowise sets {other & set(s)}, which breaks TLS on {cloud}"
+        # Beta/Scale pgvector: Flowise's own setting names, and TLS like the app database.
+        engine = ((case_config(CASES[case_id])["config"].get("llm-platform:beta") or {}).get("vectorStore") or {}).get("engine")
+        if engine in ("aurora-pgvector", "postgres-pgvector"):
+            missing = [k for k in upstream["vector_store_pgvector"] if k not in s]
+            assert not missing, f"flowise lacks its pgvector settings {missing}"
+            assert s.get("POSTGRES_VECTORSTORE_SSL") == ("true" if "DATABASE_SSL" in upstream["database_tls"][cloud] else None)
+        assert not [k for k in s if k.startswith("PGVECTOR_") or k == "VECTOR_STORE"], "Dify's vector setting names mean nothing to Flowise"
 
 
 def test_redis_urls_survive_any_password() -> None:
@@ -468,12 +475,25 @@ def test_plugin_daemon_storage_settings(case_id: str) -> None:
 
 
 @pytest.mark.parametrize("case_id", AWS_CASES)
-def test_plain_http_to_the_internet_is_warned_about(case_id: str) -> None:
+def test_plain_http_is_warned_about(case_id: str) -> None:
+    """Internet-facing (PoC) or internal (Beta, Scale): a load balancer without HTTPS carries
+    logins, API keys and prompts in clear text, and the plan says so."""
     plan = plan_for(case_id)
-    public = [lb for lb in _of(plan, "aws:lb/loadBalancer:LoadBalancer") if lb.inputs.get("internal") is False]
+    balancers = _of(plan, "aws:lb/loadBalancer:LoadBalancer")
     https = [li for li in _of(plan, "aws:lb/listener:Listener") if li.inputs.get("protocol") == "HTTPS"]
     warned = any("llm-platform:poc.app.certificateArn" in w for w in plan.warnings)
-    assert warned == bool(public and not https), f"internet-facing without HTTPS: {bool(public and not https)}, warned: {warned}"
+    assert warned == bool(balancers and not https), f"load balancer without HTTPS: {bool(balancers and not https)}, warned: {warned}"
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_container_overrides_replace_the_image_entrypoint(case_id: str) -> None:
+    """ECS `command` only replaces the image's CMD: an image with an entrypoint script (ubuntu/squid)
+    would run the override as arguments of its own program. Overrides go to `entryPoint`."""
+    for task in _of(plan_for(case_id), TASK):
+        for c in _containers(task):
+            assert "command" not in c, f"{task.name}/{c['name']}: override in `command` reaches the image's entrypoint as arguments"
+            if c["name"] == "ssrf-proxy":
+                assert c.get("entryPoint", [])[:2] == ["/bin/sh", "-c"], f"{task.name}/ssrf-proxy does not replace the squid entrypoint"
 
 
 @pytest.mark.parametrize("case_id", AWS_CASES)
@@ -502,7 +522,7 @@ def test_pull_through_cache_may_create_its_repositories(tmp_path: Path, plan_of:
     needs CreateRepository and BatchImportUpstreamImage on the cache prefix, where the images are."""
     from fnmatch import fnmatchcase
 
-    from tests.plan_matrix import Case, case_config
+    from tests.plan_matrix import Case
 
     stack = tmp_path / "Pulumi.beta-aws-ecr-cache.yaml"
     stack.write_text(yaml.safe_dump(case_config(Case("beta-aws-ecr-cache", "beta-aws", {"llm-platform:beta": {"imageRegistry": ECR_CACHE}})), sort_keys=False))

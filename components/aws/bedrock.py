@@ -158,7 +158,9 @@ class BedrockAccess(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
+        # Bedrock validates the role's access to the log group when the configuration is written
+        # ("Failed to validate permissions for log group"): the policy must exist first.
+        logging_policy = aws.iam.RolePolicy(
             f"{name}-logging",
             role=role.id,
             policy=log_group.arn.apply(
@@ -184,7 +186,7 @@ class BedrockAccess(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, logging_policy]),
         )
 
     def _alarms(self, name: str, args: BedrockAccessArgs, tags: dict[str, str]) -> None:

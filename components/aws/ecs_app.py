@@ -130,7 +130,8 @@ def container_definitions(
         if c.port is not None:
             definition["portMappings"] = [{"containerPort": c.port, "protocol": "tcp"}]
         if c.command:
-            definition["command"] = list(c.command)
+            # `command` would only replace the image's CMD and reach its ENTRYPOINT as arguments.
+            definition["entryPoint"] = list(c.command)
         definitions.append(definition)
     return pulumi.Output.from_input(definitions).apply(json.dumps)
 

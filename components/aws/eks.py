@@ -9,15 +9,17 @@ EKS Pod Identity."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import pulumi
 import pulumi_aws as aws
 
 from components.aws.partition import AwsAccount
 from components.k8s.gpu import GPU, GPU_INSTANCES
+from components.k8s.serving import NODEFS_EVICTION_FRACTION
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server")
@@ -25,68 +27,50 @@ ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics
 # checked 2026-08): cluster-admin for the configured admins, view (no Secrets) for previews.
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 VIEW_POLICY = "AmazonEKSViewPolicy"
-# Cluster Autoscaler on AWS (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md
-# and aws_cloud_provider.go @55c37cd, 2026-08-22): GPU nodes carry this label from the kubelet so the
-# autoscaler waits for the device plugin instead of adding nodes; node groups describe their
-# labels, taints and resources in ASG tags so a group at zero nodes can be simulated.
+# Cluster Autoscaler on AWS (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md,
+# aws_cloud_provider.go and aws_manager.go @55c37cd, 2026-08-22; buildNodeFromTemplate unchanged
+# at the cluster-autoscaler-1.35.0 and -1.36.0 tags the chart runs): GPU nodes carry this label
+# from the kubelet so the autoscaler waits for the device plugin instead of adding nodes; node
+# groups describe their labels, taints and resources in ASG tags so a group at zero nodes can be
+# simulated. The simulated node gets the instance type's full vCPUs, memory and GPUs as
+# allocatable, and only the resources the tags name besides.
 AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
 
-# EKS Kubernetes version lifecycle. Standard support lasts 14 months from the EKS release; the
-# cluster's upgrade policy decides what happens at its end: EXTENDED keeps the version 12 more
-# months at the extended-support price, STANDARD lets EKS upgrade the control plane to the next
-# version by itself ("Manage EKS extended support", docs.aws.amazon.com/eks/latest/userguide/
-# extended-support-control.html; CloudFormation AWS::EKS::Cluster UpgradePolicy: "If the cluster
-# is set to STANDARD, it will be automatically upgraded at the end of standard support"; read
-# 2026-11-30). A stack still naming the old version would then try a downgrade on every `up` and
-# fail, so a version past its end of standard support is refused and one within
-# EKS_VERSION_WARNING_DAYS is a plan warning. We keep STANDARD: extended support costs
-# $0.60 instead of $0.10 per cluster hour (about $440 more a month; aws.amazon.com/eks/pricing).
-# Dates: the EKS release calendar (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
-# #kubernetes-release-calendar), as mirrored by endoflife-date/endoflife.date products/eks.md
-# and aws-samples sample-apex-skills eks-operation-review cluster-lifecycle.md (verified
-# 2026-04-24); read 2026-11-30.
-EKS_VERSION_SOURCE = "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar"
-EKS_END_OF_STANDARD_SUPPORT: Mapping[str, date] = {
-    "1.32": date(2026, 3, 23),
-    "1.33": date(2026, 7, 29),
-    "1.34": date(2026, 12, 2),
-    "1.35": date(2027, 3, 27),
-}
-EKS_VERSION_WARNING_DAYS = 90
+# The kubelet on EKS AL2023 nodes (nodeadm, awslabs/amazon-eks-ami nodeadm/internal/kubelet/
+# config.go @e48b98ad65e761801e76fefe006ca884352841d0, read 2026-11-30) reserves 1Gi of node disk
+# (kubeReserved ephemeral-storage) and evicts below nodefs.available 10%; both come off the
+# allocatable ephemeral storage (kubernetes pkg/kubelet/cm/helpers.go hardEvictionReservation).
+KUBE_RESERVED_EPHEMERAL_GIB = 1
+# The root filesystem is a little smaller than the EBS volume (partition table, XFS metadata and
+# log): estimated generously so the template never promises disk a real node lacks.
+ROOT_FS_OVERHEAD_FRACTION = 0.02
 
 
-def _minor(version: str) -> int:
-    return int(version.split(".")[1])
+def allocatable_ephemeral_gib(disk_size_gb: int) -> int:
+    """A lower estimate of the ephemeral storage a node with this root volume makes allocatable."""
+    return math.floor(disk_size_gb * (1 - ROOT_FS_OVERHEAD_FRACTION) * (1 - NODEFS_EVICTION_FRACTION)) - KUBE_RESERVED_EPHEMERAL_GIB
 
 
-def eks_version_problem(version: str, today: date) -> str | None:
-    """Why `version` cannot be deployed on EKS today, or None."""
-    end = EKS_END_OF_STANDARD_SUPPORT.get(version)
-    supported = [v for v, d in EKS_END_OF_STANDARD_SUPPORT.items() if today < d]
-    if end is None:
-        if _minor(version) > max(_minor(v) for v in EKS_END_OF_STANDARD_SUPPORT):
-            return None  # newer than the catalog: eks_version_warning says so
-        return f"is not an EKS version in standard support; use one of {', '.join(supported)} (source: {EKS_VERSION_SOURCE})"
-    if today >= end:
-        return (
-            f"left EKS standard support on {end.isoformat()}: EKS upgrades such a cluster to the next version by itself "
-            f"(upgrade policy STANDARD), and a stack naming the old version would try to downgrade it; set the version the cluster runs now "
-            f"or a newer one: {', '.join(supported)} (source: {EKS_VERSION_SOURCE})"
-        )
-    return None
+# Who runs `pulumi up`, as sts:GetCallerIdentity reports it: an IAM user's ARN (with its path), or
+# an assumed role's session ARN, which drops the role's path (IAM User Guide, "IAM identifiers":
+# arn:aws:sts::<account>:assumed-role/<role name>/<session>). Role and user names are unique in an
+# account whatever their path, and not distinguished by case.
+_CALLER_ARN = re.compile(r"^arn:[\w-]+:(?:iam::(?P<user_account>\d{12}):user/(?:.*/)?(?P<user>[^/]+)|sts::(?P<role_account>\d{12}):assumed-role/(?P<role>[^/]+)/.+)$")
+_PRINCIPAL_ARN = re.compile(r"^arn:[\w-]+:iam::(?P<account>\d{12}):(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)$")
 
 
-def eks_version_warning(version: str, today: date, within_days: int = EKS_VERSION_WARNING_DAYS) -> str | None:
-    end = EKS_END_OF_STANDARD_SUPPORT.get(version)
-    if end is None:
-        return f"EKS version {version} is newer than the platform's version catalog: check its end of standard support ({EKS_VERSION_SOURCE})"
-    if today < end and (end - today).days <= within_days:
-        return (
-            f"EKS version {version} leaves standard support on {end.isoformat()} ({(end - today).days} days): EKS then upgrades the control plane "
-            f"by itself; upgrade first (set a newer llm-platform:scale.kubernetesVersion) so `pulumi up` does it with your node groups (source: {EKS_VERSION_SOURCE})"
-        )
-    return None
+def names_the_caller(principal_arn: str, caller_arn: str) -> bool:
+    """Whether an IAM role or user ARN is the identity running `pulumi up`. EKS gives that identity
+    its own admin access entry (bootstrapClusterCreatorAdminPermissions); a second entry for it
+    fails with ResourceInUseException."""
+    caller, principal = _CALLER_ARN.match(caller_arn), _PRINCIPAL_ARN.match(principal_arn)
+    if caller is None or principal is None:
+        return False
+    kind = "user" if caller["user"] else "role"
+    account = caller["user_account"] or caller["role_account"]
+    name = caller["user"] or caller["role"]
+    return principal["kind"] == kind and principal["account"] == account and principal["name"].lower() == name.lower()
 
 
 @dataclass(frozen=True)
@@ -113,6 +97,11 @@ class NodePool:
         if self.gpu:
             tags[f"{AUTOSCALER_TEMPLATE}/taint/{GPU.taint_key}"] = f"{GPU.taint_value}:NoSchedule"
             tags[f"{AUTOSCALER_TEMPLATE}/resources/{GPU.resource}"] = str(GPU_INSTANCES[self.instance_type].gpus)
+        # The template node has no ephemeral storage unless a tag says so (aws_manager.go
+        # buildNodeFromTemplate, kubernetes/autoscaler#1869): a pod requesting any (the model
+        # servers do) never fits it and the pool never scales from zero. The value is a Kubernetes
+        # quantity (resource.ParseQuantity; README: "the units used in the resources field").
+        tags[f"{AUTOSCALER_TEMPLATE}/resources/ephemeral-storage"] = f"{allocatable_ephemeral_gib(self.disk_size_gb)}Gi"
         return tags
 
 
@@ -205,7 +194,7 @@ class EksCluster(pulumi.ComponentResource):
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.kms_key_arn), resources=["secrets"]),
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
-            # No extended support (cost): the version catalog above refuses a version EKS would upgrade.
+            # No extended support (cost): components/k8s/versions.py refuses a version EKS would upgrade.
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
@@ -323,8 +312,8 @@ class EksCluster(pulumi.ComponentResource):
             tags=self._tags,
             opts=child,
         )
-        for policy_name, document in sorted(policies.items()):
-            aws.iam.RolePolicy(f"{name}-{policy_name}", role=role.id, policy=document, opts=child)
+        # The association hands out credentials as soon as it exists: the role's policies first.
+        role_policies = [aws.iam.RolePolicy(f"{name}-{policy_name}", role=role.id, policy=document, opts=child) for policy_name, document in sorted(policies.items())]
         association = aws.eks.PodIdentityAssociation(
             f"{name}-association",
             cluster_name=self._cluster.name,
@@ -332,7 +321,7 @@ class EksCluster(pulumi.ComponentResource):
             service_account=service_account,
             role_arn=role.arn,
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.addons["eks-pod-identity-agent"]]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.addons["eks-pod-identity-agent"], *role_policies]),
         )
         return PodIdentity(role, association)
 
