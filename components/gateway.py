@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from components.azure.openai_catalog import ResolvedDeployment
 from components.lowcode import Container, SecretRef, Service
 
 Tier = Literal["self-hosted", "managed", "api"]
@@ -36,6 +37,7 @@ class Upstream:
     max_budget: float | None = None  # USD per budget_duration for this deployment
     budget_duration: str | None = None  # e.g. "30d"
     params: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region_name, timeout, ...
+    model_info: Mapping[str, Any] = field(default_factory=dict)  # e.g. base_model: what LiteLLM may not infer
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = No
                     value = getattr(upstream, key)
                     if value is not None:
                         params[key] = value
-                model_list.append({"model_name": group_name, "litellm_params": params, "model_info": {"id": upstream.id, "platform_tier": upstream.tier}})
+                info = {**dict(upstream.model_info), "id": upstream.id, "platform_tier": upstream.tier}
+                model_list.append({"model_name": group_name, "litellm_params": params, "model_info": info})
         if len(names) > 1:
             fallbacks.append({names[0]: names[1:]})
     config: dict[str, Any] = {
@@ -97,6 +100,30 @@ def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = No
         "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
     }
     return config
+
+
+def azure_openai_upstream(upstream_id: str, deployment: ResolvedDeployment, endpoint: str, **limits: Any) -> Upstream:
+    """An Azure OpenAI deployment as LiteLLM must see it. LiteLLM (1.108.6) recognises a GPT-5
+    series model by its name only, and `azure/<deployment>` carries the deployment's name, not
+    the model's; `model_info.base_model` names the model, and LiteLLM uses it to pick its GPT-5
+    request shape (max_tokens -> max_completion_tokens, sampling parameters dropped:
+    litellm/main.py `_azure_detection_model = base_model or model`,
+    llms/azure/chat/gpt_5_transformation.py) and for cost tracking. The API version is the one
+    Microsoft documents for the model's family (components/azure/openai_catalog.py)."""
+    family = deployment.family
+    params: dict[str, Any] = {"api_version": family.api_version}
+    if family.reasoning:
+        # Apps send temperature/top_p by default; a reasoning deployment answers those with 400.
+        params["drop_params"] = True
+    return Upstream(
+        id=upstream_id,
+        litellm_model=f"azure/{deployment.name}",
+        tier="managed",
+        api_base=endpoint,
+        params=params,
+        model_info={"base_model": f"azure/{deployment.model}"},
+        **limits,
+    )
 
 
 def render_config(config: Mapping[str, Any]) -> str:

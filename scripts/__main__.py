@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -108,16 +110,11 @@ def _graph_of(args: argparse.Namespace, command: str) -> dict[str, Any]:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from scripts.audit import AuditInputError, analyze, render, resolve_audit_profile
+    from scripts.audit import analyze, read_policy_config, render, resolve_audit_profile
 
     graph = _graph_of(args, "audit")
     profile, custom = resolve_audit_profile(graph, args.profile)
-    pack_config = None
-    if args.policy_config:
-        try:
-            pack_config = json.loads(Path(args.policy_config).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AuditInputError(f"cannot read policy config '{args.policy_config}': {exc}") from None
+    pack_config = read_policy_config(args.policy_config) if args.policy_config else None
     result = analyze(graph, profile, custom, pack_config)
     print(json.dumps(result.to_json(), indent=2) if args.json else render(result))
     return EXIT_FAILED if result.mandatory else EXIT_OK
@@ -160,28 +157,52 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from scripts.cost import estimate, price_book, render
+    from scripts.cost import CostInputError, estimate, price_book, render
 
+    if args.tokens_per_month is not None and not isinstance(args.tokens_per_month, float):
+        raise UsageError("cost: --tokens-per-month needs a token count, e.g. 2000000000, 2e9 or 2B")
     graph = _graph_of(args, "cost")
     book = price_book()
-    result = estimate(graph, args.tokens_per_month, book)
+    try:
+        result = estimate(graph, args.tokens_per_month, book)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        if not args.plan:
+            raise
+        # A graph file passed the shape checks of load_graph, but a resource input has a type
+        # `plan --json` never records (the pricing reads inputs as the providers define them).
+        raise CostInputError(f"cannot price the graph '{args.plan}': a resource input has an unexpected type ({type(exc).__name__}); write graphs with `python -m scripts plan STACK --json`") from None
     print(json.dumps(result.to_json(book), indent=2) if args.json else render(result, book))
     return EXIT_FAILED if result.over_budget(book) else EXIT_OK
 
 
+# The ceiling of llm-platform:budget.expectedTokensPerMonth (stacks/config.py).
+MAX_TOKENS_PER_MONTH = 10**13
+
+
 def _tokens(text: str) -> float:
-    """1e9, 1000000000, 1B, 500M, 20k."""
+    """2000000000, 2_000_000_000, 2,000,000,000, 2e9, 2B, 500M, 20k."""
     units = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-    try:
-        if text and text[-1].lower() in units:
-            value = float(text[:-1]) * units[text[-1].lower()]
-        else:
-            value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a token count (e.g. 2000000000, 2e9 or 2B)") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"'{text}' must be zero or more")
+    example = "e.g. 2000000000, 2_000_000_000, 2e9 or 2B"
+    number = text.strip().replace(",", "")
+    scale = 1.0
+    if number and number[-1].lower() in units:
+        number, scale = number[:-1], units[number[-1].lower()]
+    # float() alone would take 'inf', 'nan', '1_0' inside words and surrounding blanks.
+    if not re.fullmatch(r"\d+(_\d+)*(\.\d+)?([eE][+-]?\d+)?|-\d.*", number):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a token count ({example})")
+    if number.startswith("-"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be zero or more ({example})")
+    value = float(number) * scale
+    if not math.isfinite(value) or value > MAX_TOKENS_PER_MONTH:
+        raise argparse.ArgumentTypeError(f"'{text}' is more than {MAX_TOKENS_PER_MONTH:.0e} tokens per month ({example})")
     return value
+
+
+def _stack_name(text: str) -> str:
+    # Pulumi stack names: letters, digits, '-', '_' and '.', up to 100 characters (pulumi stack init).
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", text):
+        raise argparse.ArgumentTypeError(f"'{text[:100]}' is not a stack name: letters, digits, '-', '_' or '.', up to 100 characters")
+    return text
 
 
 def cmd_tco(args: argparse.Namespace) -> int:
@@ -265,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("stack", nargs="?", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack config file")
     plan.add_argument("--json", action="store_true", help="print the recorded resource graph as JSON")
     plan.add_argument("--all", action="store_true", help="plan every example stack and print a summary table")
-    plan.add_argument("--stack-name", help="plan under this stack name (URNs and names), e.g. to compare promotions")
+    plan.add_argument("--stack-name", type=_stack_name, help="plan under this stack name (URNs and names), e.g. to compare promotions")
     plan.set_defaults(func=cmd_plan)
     audit = sub.add_parser("audit", help="run the policy pack over a stack's offline plan (or a recorded graph)")
     audit.add_argument("stack", nargs="?", help="stack name or stack config file to plan and audit")
@@ -336,14 +357,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
     except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, BootstrapInputError, LiveAuditInputError, CostInputError, ScoreInputError, TcoInputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).splitlines()), file=sys.stderr)  # one line, whatever the input held
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
+    except RecursionError:
+        print("error: the input is nested too deeply", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:
         if os.environ.get("LLM_PLATFORM_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set LLM_PLATFORM_DEBUG=1 for details)", file=sys.stderr)
+        # The exception text may quote a config value; only its type and place are printed.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" in {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb is not None else ""
+        print(f"internal error: {type(exc).__name__}{where} (set LLM_PLATFORM_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_FAILED
 
 

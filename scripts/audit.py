@@ -8,6 +8,7 @@ provider, AnalyzeStack. No rule is called directly.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -24,11 +25,16 @@ from typing import Any
 from policies.llm_guard.location import GraphResource, LocationResolver, provider_inputs_from_json, reveal
 from policies.llm_guard.profiles import ResidencyProfile, UnknownProfileError, resolve_profile
 from policies.llm_guard.settings import DEFAULT_REQUIRED_TAGS
+from stacks.config import REDACTED, SECRET_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_DIR = ROOT / "policies"
 PROVIDER_PACKAGES = ("aws", "azure-native", "kubernetes", "random")
 _MESSAGE = re.compile(r"^property `(?P<prop>[^`]*)` = «(?P<value>.*?)»: (?P<problem>.*?) Fix: (?P<fix>.*)$", re.S)
+
+
+# Config values the engine recorded masked (stacks/config.py `redact`): not handed to the pack.
+_MASKED = (SECRET_TEXT, REDACTED)
 
 
 class AuditInputError(Exception):
@@ -89,13 +95,55 @@ def load_graph(path: str, allow_empty: bool = False) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
         raise AuditInputError(f"cannot read graph '{path}': it does not exist; write one with `python -m scripts plan STACK --json > {path}`")
-    try:
-        graph = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditInputError(f"cannot read plan file '{path}': {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise AuditInputError(f"plan file '{path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    graph = read_json(file, "plan file")
     return validate_graph(graph, path, allow_empty)
+
+
+# Deeper than this is no graph `plan --json` writes; it also keeps every reader clear of RecursionError.
+MAX_DEPTH = 64
+# Numbers the protocol's Struct (doubles) and every reader carry exactly.
+MAX_EXACT_INT = 2**53
+
+
+def read_json(file: Path, what: str) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no integers beyond 2^53, at most MAX_DEPTH levels."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise AuditInputError(f"cannot read {what} '{file}': it is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise AuditInputError(f"cannot read {what} '{file}': {exc.strerror or exc}") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise AuditInputError(f"{what} '{file}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise AuditInputError(f"{what} '{file}' is nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer beyond Python's digit limit
+        raise AuditInputError(f"{what} '{file}' holds a number JSON tools cannot read exactly: {str(exc).splitlines()[0][:120]}") from None
+    if problem := _json_shape_problem(value):
+        raise AuditInputError(f"{what} '{file}': {problem}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (write a finite number or a string)")
+
+
+def _json_shape_problem(value: Any) -> str | None:
+    """Depth and number limits, checked without recursion."""
+    stack: list[tuple[Any, str, int]] = [(value, "$", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"{path[:200]} is nested more than {MAX_DEPTH} levels deep"
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k if k.isprintable() else json.dumps(k)[1:-1]}", depth + 1) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_EXACT_INT:
+            return f"{path[:200]} is an integer beyond 2^53, which the analyzer protocol cannot carry exactly"
+    return None
 
 
 def validate_graph(graph: Any, source: str, allow_empty: bool = False) -> dict[str, Any]:
@@ -117,9 +165,30 @@ def validate_graph(graph: Any, source: str, allow_empty: bool = False) -> dict[s
         dependencies = res.get("dependencies", [])
         if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
             raise AuditInputError(f"{source}: resources[{i}].dependencies must be a list of URNs")
+        for key, kind, what in (
+            ("location", dict, "an object"),
+            ("ignoreChanges", list, "a list of property paths"),
+            ("customTimeouts", dict, "an object of operation -> duration"),
+            ("deleteBeforeReplace", bool, "true or false"),
+        ):
+            if res.get(key) is not None and not isinstance(res[key], kind):
+                raise AuditInputError(f"{source}: resources[{i}].{key} must be {what}")
+        if not all(isinstance(p, str) for p in res.get("ignoreChanges") or []) or not all(isinstance(v, str) for v in (res.get("customTimeouts") or {}).values()):
+            raise AuditInputError(f"{source}: resources[{i}].ignoreChanges and customTimeouts hold strings")
+    for key, kind, what in (("stack", str, "a string"), ("project", str, "a string"), ("outputs", dict, "an object"), ("warnings", list, "a list")):
+        if graph.get(key) is not None and not isinstance(graph[key], kind):
+            raise AuditInputError(f"{source}: {key} must be {what}")
     config = graph.get("config", {})
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise AuditInputError(f"{source}: config must be an object of 'namespace:key' settings")
+    for key, kind, what in (("llm-platform:budget", dict, "an object"), ("llm-platform:scale", dict, "an object"), ("llm-platform:poc", dict, "an object")):
+        if config.get(key) is not None and not isinstance(config[key], kind):
+            raise AuditInputError(f"{source}: config {key} must be {what}, as `plan --json` records it")
+    # Optional fields as `plan --json` records them, so every reader sees one shape.
+    for res in graph["resources"]:
+        for key, default in (("inputs", {}), ("custom", True), ("protect", False), ("dependencies", []), ("location", {}), ("ignoreChanges", []), ("customTimeouts", {})):
+            if res.get(key) is None:
+                res[key] = copy.deepcopy(default)
     graph.setdefault("config", {})
     graph.setdefault("stack", "stack")
     graph.setdefault("project", "llm-platform")
@@ -152,6 +221,36 @@ def resolve_audit_profile(graph: Mapping[str, Any], name: str | None) -> tuple[s
     return str(profile_name), dict(custom_raw)
 
 
+def read_policy_config(path: str) -> dict[str, Any]:
+    """A `--policy-pack-config` file: policy name (or "all") -> enforcement level or an object with
+    enforcementLevel, profile, customProfiles and requiredTags (policies/llm_guard/settings.py)."""
+    config = read_json(Path(path), "policy config")
+    where = f"policy config '{path}'"
+    if not isinstance(config, dict):
+        raise AuditInputError(f"{where} must be an object of policy name -> enforcement level or settings")
+    shapes: dict[str, tuple[type, str]] = {
+        "enforcementLevel": (str, "an enforcement level (advisory, mandatory, disabled)"),
+        "profile": (str, "a residency profile name"),
+        "customProfiles": (dict, "an object of profile name -> profile"),
+        "requiredTags": (list, 'a list of tag keys, e.g. ["cost-center", "owner"]'),
+    }
+    for name, entry in config.items():
+        if isinstance(entry, str):
+            continue
+        if not isinstance(entry, dict):
+            raise AuditInputError(f"{where}: '{name}' must be an enforcement level or an object")
+        for key, value in entry.items():
+            kind, what = shapes.get(key, (object, ""))
+            if not isinstance(value, kind):
+                raise AuditInputError(f"{where}: {name}.{key} must be {what}")
+        tags = entry.get("requiredTags", [])
+        if not all(isinstance(t, str) and t for t in tags):
+            raise AuditInputError(f"{where}: {name}.requiredTags must be a list of non-empty tag keys, e.g. [\"cost-center\", \"owner\"]")
+        if not all(isinstance(body, dict) for body in entry.get("customProfiles", {}).values()):
+            raise AuditInputError(f"{where}: {name}.customProfiles must map each profile name to an object")
+    return config
+
+
 def policy_pack_config(profile: str, custom_profiles: Mapping[str, Any] | None = None, rules: Iterable[str] | None = None, required_tags: Iterable[str] = DEFAULT_REQUIRED_TAGS) -> dict[str, Any]:
     """What `--policy-pack-config` carries: every policy gets the profile and required tags."""
     if rules is None:
@@ -174,7 +273,7 @@ class PolicyPackProcess:
         self.pack_dir = pack_dir
         self.env = {
             **os.environ,
-            "PULUMI_CONFIG": json.dumps({k: v if isinstance(v, str) else json.dumps(v) for k, v in stack_config.items() if v != "[secret]"}),
+            "PULUMI_CONFIG": json.dumps({k: v if isinstance(v, str) else json.dumps(v) for k, v in stack_config.items() if v not in _MASKED}),
             "PULUMI_PROJECT": project,
             "PULUMI_STACK": stack,
             "PULUMI_DRY_RUN": "true",
@@ -244,7 +343,7 @@ def _plain(value: Any) -> Any:
 def _default_provider(graph: Mapping[str, Any], package: str) -> dict[str, Any]:
     """The engine's default provider: configured from the stack's `<package>:*` config."""
     config = graph.get("config") or {}
-    props = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{package}:") and v != "[secret]"}
+    props = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{package}:") and v not in _MASKED}
     urn = f"urn:pulumi:{graph['stack']}::{graph['project']}::pulumi:providers:{package}::default"
     return {"type": f"pulumi:providers:{package}", "urn": urn, "name": "default", "inputs": props}
 
@@ -322,7 +421,7 @@ def analyze(
         level = level_codes[level_name]
         policy_config[policy.name] = analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(entry))  # type: ignore[arg-type]
     pack.stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config))
-    flat_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (graph.get("config") or {}).items() if v != "[secret]"}
+    flat_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (graph.get("config") or {}).items() if v not in _MASKED}
     pack.stub.ConfigureStack(
         analyzer_pb2.AnalyzerStackConfigureRequest(stack=graph["stack"], project=graph["project"], organization="organization", dry_run=True, config=flat_config)
     )

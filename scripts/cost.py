@@ -138,6 +138,13 @@ def _config(graph: Mapping[str, Any], key: str) -> Any:
     return (graph.get("config") or {}).get(f"llm-platform:{key}")
 
 
+def _graph_number(value: Any, key: str) -> float:
+    """A number from a recorded graph's config: JSON numbers only (not true, not "2B")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise CostInputError(f"config {key} in the graph must be a finite number, zero or more, as `plan --json` records it")
+    return float(value)
+
+
 def estimate(graph: Mapping[str, Any], tokens_per_month: float | None = None, book: PriceBook | None = None) -> Estimate:
     book = book or price_book()
     config = graph.get("config") or {}
@@ -145,12 +152,12 @@ def estimate(graph: Mapping[str, Any], tokens_per_month: float | None = None, bo
     est = Estimate(str(graph.get("stack", "")), region)
     budget = _config(graph, "budget") or {}
     if isinstance(budget, dict) and "amount" in budget:
-        est.budget_amount = float(budget["amount"])
+        est.budget_amount = _graph_number(budget["amount"], "llm-platform:budget.amount")
         est.budget_currency = str(budget.get("currency") or "USD")
     if tokens_per_month is None:
-        tokens_per_month = float(budget.get("expectedTokensPerMonth") or 0) if isinstance(budget, dict) else 0.0
-    if tokens_per_month < 0:
-        raise CostInputError(f"--tokens-per-month must be zero or more, not {tokens_per_month}")
+        tokens_per_month = _graph_number(budget.get("expectedTokensPerMonth") or 0, "llm-platform:budget.expectedTokensPerMonth") if isinstance(budget, dict) else 0.0
+    if not math.isfinite(tokens_per_month) or tokens_per_month < 0:
+        raise CostInputError(f"--tokens-per-month must be a finite number, zero or more, not {tokens_per_month}")
     est.tokens_per_month = tokens_per_month
     hours = book.hours_per_month
     est.assumptions.append(f"{hours:g} hours per month; on-demand list prices in USD")

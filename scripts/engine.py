@@ -8,8 +8,11 @@ What it is not: it does not run providers, so provider-side defaults, autonames 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
+import math
+import re
 import runpy
 import sys
 from collections.abc import Mapping
@@ -28,12 +31,12 @@ from policies.llm_guard.location import (
     provider_inputs_from_json,
     reveal,
 )
-from stacks.config import NAMESPACE, load_config
+from stacks.config import NAMESPACE, SECRET_TEXT, load_config, redact
 from stacks.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "llm-platform"
-SECRET_MASK = "[secret]"
+SECRET_MASK = SECRET_TEXT
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 
 
@@ -100,20 +103,106 @@ def resolve_stack_file(stack: str) -> tuple[str, Path]:
     return stack, path
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads stack files (Go yaml.v3): a key given twice is an error
+    ("mapping key already defined"), and only true/false are booleans (yes/no/on/off stay text)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be text", key_node.start_mark)
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(None, None, f"key '{key}' is defined twice (first at line {first})", key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"] for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+# Nesting beyond this is not a stack config; it also keeps every reader clear of RecursionError.
+MAX_DEPTH = 64
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PlanInputError(f"cannot read stack config file {path}: {exc.strerror or exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 1 and (data[0] == 0 or data[1] == 0)):
+        raise PlanInputError(f"stack config file {path} is UTF-16 encoded; save it as UTF-8 (what `pulumi config` writes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PlanInputError(f"stack config file {path} is not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}, e.g. Latin-1); save it as UTF-8") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: where and what, without the quoted source line and caret (it may hold a secret)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = " ".join(str(getattr(exc, "problem", None) or "not valid YAML").split())
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
+    return f"{where}: {problem}" + (f" ({' '.join(str(context).split())})" if context else "")
+
+
+def _printable(key: str) -> str:
+    """A key as it may appear in a one-line message (control characters escaped)."""
+    return key if key.isprintable() else json.dumps(key)[1:-1]
+
+
+def _non_json_value(value: Any, path: str, depth: int = 0) -> str | None:
+    """The first value JSON (and so the engine's config) cannot carry as the file means it; the
+    problem names its path, never the value (it may sit under a secret key)."""
+    if depth > MAX_DEPTH:
+        return f"{path} is nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"{path} has a key of type {type(k).__name__}, which is not text; quote it"
+            if problem := _non_json_value(v, f"{path}.{_printable(k)}", depth + 1):
+                return problem
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if problem := _non_json_value(v, f"{path}[{i}]", depth + 1):
+                return problem
+    elif isinstance(value, (dt.date, dt.datetime)):
+        return f"{path} is a YAML date; quote it if you mean text"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is not a finite number"
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return f"{path} is an integer beyond 2^53, which the engine's JSON cannot carry exactly"
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        return f"{path} is a YAML {type(value).__name__}, not text, a number, true/false, a list or a mapping"
+    return None
+
+
 def read_stack_file(stack: str) -> StackFile:
     name, path = resolve_stack_file(stack)
+    text = _read_text(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PlanInputError(f"cannot read stack config file {path}: {exc}") from None
+        document = yaml.load(text, Loader=_StrictLoader) or {}
+    except yaml.YAMLError as exc:
+        raise PlanInputError(f"stack config file {path} is not valid YAML at {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise PlanInputError(f"stack config file {path} is nested too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise PlanInputError(f"{path} is not a Pulumi stack config file: expected a mapping with a 'config' mapping")
     config: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in (document.get("config") or {}).items():
-        key = str(key)
+        if not isinstance(key, str):
+            raise PlanInputError(f"{path}: config key {key!r} is not text; config keys are 'namespace:name'")
         if ":" not in key:
             key = f"{PROJECT}:{key}"  # un-namespaced keys belong to the project
+        if problem := _non_json_value(value, key):
+            raise PlanInputError(f"{path}: {problem}")
         value, secret = _strip_secure(value, key)
         if secret:
             secret_keys.add(key)
@@ -332,7 +421,7 @@ def run_program(stack_file: StackFile, stack_name: str | None = None) -> Plan:
         loop.close()
         logger.removeHandler(collector)
 
-    config_view = {k: (SECRET_MASK if k in stack_file.secret_keys else _decode(v)) for k, v in sorted(stack_file.config.items())}
+    config_view = {k: redact(k, _decode(v), stack_file.secret_keys) for k, v in sorted(stack_file.config.items())}
     _resolve_locations(records, stack_file.config)
     return Plan(PROJECT, stack, config_view, records, stack_outputs, collector.messages, str(stack_file.path))
 

@@ -26,8 +26,6 @@ from stacks.poc import (
     azure_lowcode_app,
 )
 
-AZURE_OPENAI_API_VERSION = "2024-10-21"
-
 
 def _vector_secret_refs(secret: str) -> dict[str, SecretRef]:
     return {
@@ -257,16 +255,10 @@ def azure_openai_routes(beta: BetaAzure) -> list[Any]:
 
 
 def azure_openai_upstream(beta: BetaAzure, deployment: str, upstream_id: str | None = None, **limits: Any) -> Any:
-    from components.gateway import Upstream
+    from components.gateway import azure_openai_upstream as upstream
 
-    return Upstream(
-        id=upstream_id or f"azure-{deployment}",
-        litellm_model=f"azure/{deployment}",
-        tier="managed",
-        api_base=beta.openai.endpoint,
-        params={"api_version": AZURE_OPENAI_API_VERSION},
-        **limits,
-    )
+    (resolved,) = [d for d in beta.deployments if d.name == deployment]
+    return upstream(upstream_id or f"azure-{deployment}", resolved, beta.openai.endpoint, **limits)
 
 
 def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) -> BetaAzure:

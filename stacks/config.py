@@ -11,6 +11,8 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import types
+import typing
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -37,10 +39,18 @@ from stacks.errors import ConfigError, ConfigProblem
 
 NAMESPACE = "llm-platform"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-# AWS tag keys and values: letters, digits, spaces and _ . : / = + - @ (AWS tagging docs).
-_AWS_TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
-# Azure tag names may not contain < > % & \ ? /
+# AWS tag keys and values: letters and digits (any script), spaces and _ . : / = + - @; keys up to
+# 128, values up to 256 characters; the prefix aws: is reserved (docs.aws.amazon.com/tag-editor/
+# latest/userguide/tagging.html, "Tag naming limits and requirements", read 2026-12-01).
+_AWS_TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
+# Azure tag names may not contain < > % & \ ? /; names up to 512, values up to 256 characters;
+# names are case-insensitive (learn.microsoft.com/azure/azure-resource-manager/management/
+# tag-resources#limitations, read 2026-12-01).
 _AZURE_TAG_FORBIDDEN = re.compile(r"[<>%&\\?/]")
+# components/tags.py labels Kubernetes objects `llm-platform.io/<tag key>`: the name part of a label
+# key is at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric
+# (kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set).
+_K8S_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 # CloudWatch Logs accepts only these retention periods.
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
@@ -79,9 +89,15 @@ class TagsConfig(_Model):
 
     @model_validator(mode="after")
     def _check_extras(self) -> TagsConfig:
+        seen = {"cost-center", "owner"}
         for key, value in (self.model_extra or {}).items():
-            if key in RESERVED_TAGS:
-                raise ValueError(f"tag '{key}' is set by the platform from the stack config; remove it")
+            # AWS tag keys are case-sensitive, Azure tag names are not: Data-Residency would be a
+            # second data-residency tag on AWS and the same one on Azure.
+            if key.lower() in RESERVED_TAGS:
+                raise ValueError(f"tag '{key}' is set by the platform from the stack config (tags are compared case-insensitively); remove it")
+            if key.lower() in seen:
+                raise ValueError(f"tag '{key}' is given twice (Azure compares tag names case-insensitively); keep one")
+            seen.add(key.lower())
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"tag '{key}' needs a non-empty string value")
             if len(key) > 128 or len(value) > 256:
@@ -180,7 +196,11 @@ class AppConfig(_Model):
     @field_validator("image_tags")
     @classmethod
     def _image_tags(cls, v: dict[str, str]) -> dict[str, str]:
+        from components.lowcode import DEFAULT_IMAGE_TAGS
+
         for name, tag in v.items():
+            if name not in DEFAULT_IMAGE_TAGS:
+                raise ValueError(f"imageTags.{name} is not an image of the platform; known: {', '.join(DEFAULT_IMAGE_TAGS)}")
             if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", str(tag)):
                 raise ValueError(f"imageTags.{name} '{tag}' is not a valid image tag")
         return v
@@ -330,6 +350,12 @@ class NodePoolConfig(_Model):
     min_size: int = Field(2, alias="minSize", ge=1, le=50)
     max_size: int = Field(4, alias="maxSize", ge=1, le=100)
 
+    @model_validator(mode="after")
+    def _sizes(self) -> NodePoolConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("minSize must not exceed maxSize")
+        return self
+
 
 class GpuPoolConfig(_Model):
     name: Name
@@ -388,7 +414,7 @@ class GatewayConfig(_Model):
 
 
 class ScaleConfig(_Model):
-    # EKS versions are checked against the catalog in components/aws/eks.py (standard support).
+    # Checked against the EKS / AKS version catalogs in components/k8s/versions.py.
     kubernetes_version: str = Field("1.35", alias="kubernetesVersion", pattern=r"^1\.\d{2}$")
     # EKS endpoint private only / AKS private cluster: `pulumi up` must then run from the network.
     private_endpoint: bool = Field(True, alias="privateEndpoint")
@@ -470,6 +496,112 @@ class PlatformConfig(_Model):
 KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta", "scale")
 SECRET_KEYS = ("huggingFaceToken",)  # besides the <provider>ApiKey secrets
 
+# --------------------------------------------------------------------------- what output may show
+
+SECRET_TEXT = "[secret]"  # a `secure:` value, as the engine records secrets
+REDACTED = "[redacted]"  # a value under a key not known to hold something shareable
+# Provider settings that carry no credential, from the config schemas of the pinned SDKs:
+# pulumi_aws/config/vars.py (7.51.1), pulumi_azure_native/config/vars.py (3.29.0),
+# pulumi_kubernetes/provider.py ProviderArgs (4.34.2); `pulumi:` project settings.
+PROVIDER_SETTINGS: dict[str, frozenset[str]] = {
+    "aws": frozenset(
+        {"ec2MetadataServiceEndpoint", "ec2MetadataServiceEndpointMode", "s3UsEast1RegionalEndpoint", "s3UsePathStyle", "allowedAccountIds", "assumeRoleWithWebIdentity", "assumeRoles", "customCaBundle", "defaultTags", "endpoints", "forbiddenAccountIds", "httpProxy", "httpsProxy", "ignoreTags", "insecure", "maxRetries", "noProxy", "profile", "region", "retryMode", "sharedConfigFiles", "sharedCredentialsFiles", "skipCredentialsValidation", "skipMetadataApiCheck", "skipRegionValidation", "skipRequestingAccountId", "stsRegion", "tagPolicyCompliance", "tokenBucketRateLimiterCapacity", "useDualstackEndpoint", "useFipsEndpoint", "userAgents"}
+    ),
+    "azure-native": frozenset(
+        {"auxiliaryTenantIds", "clientCertificatePath", "clientId", "disableInstanceDiscovery", "disablePulumiPartnerId", "environment", "location", "metadataHost", "msiEndpoint", "oidcRequestUrl", "oidcTokenFilePath", "partnerId", "subscriptionId", "tenantId", "useDefaultAzureCredential", "useMsi", "useOidc"}
+    ),
+    "kubernetes": frozenset(
+        {"cluster", "clusterIdentifier", "context", "deleteUnreachable", "enableConfigMapMutable", "enableSecretMutable", "enableServerSideApply", "namespace", "renderYamlToDirectory", "skipUpdateUnreachable", "suppressDeprecationWarnings", "suppressHelmHookWarnings"}
+    ),
+    "pulumi": frozenset({"tags", "template", "disable-default-providers", "disableDefaultProviders"}),
+}
+# Credentials in those schemas. As plain text in a stack file they are refused: the file is
+# committed, and the engine copies provider config into the state (set them with
+# `pulumi config set --secret`, or better use OIDC / a credentials profile).
+PROVIDER_CREDENTIALS = (
+    "aws:accessKey",
+    "aws:secretKey",
+    "aws:token",
+    "aws:assumeRoleWithWebIdentity.webIdentityToken",
+    "azure-native:clientSecret",
+    "azure-native:clientCertificatePassword",
+    "azure-native:oidcToken",
+    "azure-native:oidcRequestToken",
+    "kubernetes:kubeconfig",
+)
+# A setting name that says it holds a credential ("Tokens" in expectedTokensPerMonth counts traffic).
+_CREDENTIAL_NAME = re.compile(
+    r"secret|passw|passphrase|token(?!s)|credential|bearer|cookie|signature|connection_?string|kubeconfig|"
+    r"(api|access|secret|private|shared|account|master|signing|storage|subscription|client|sas)_?key",
+    re.IGNORECASE,
+)
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _path_parts(path: str) -> list[str | int]:
+    return [name if name else int(index) for name, index in _PATH_PART.findall(path)]
+
+
+def looks_like_credential(key: str) -> bool:
+    """Whether any part of a config key is named like a credential (aws:secretKey, tags.apiToken)."""
+    return any(isinstance(part, str) and _CREDENTIAL_NAME.search(part) for part in _path_parts(key.replace(":", ".", 1)))
+
+
+def _known_under(annotation: Any, parts: list[str | int]) -> bool:
+    """Whether `parts` names a setting of the typed model `annotation` (aliases as in the stack file)."""
+    if not parts:
+        return True
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return _known_under(args[0], parts)
+    if origin in (typing.Union, types.UnionType):
+        return any(_known_under(arg, parts) for arg in args if arg is not type(None))
+    head, rest = parts[0], parts[1:]
+    if origin in (list, tuple, set, frozenset):
+        return isinstance(head, int) and bool(args) and _known_under(args[0], rest)
+    if origin is dict:
+        return isinstance(head, str) and _known_under(args[1], rest)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(head, str):
+        for name, info in annotation.model_fields.items():
+            if head in (name, info.alias):
+                return _known_under(info.annotation, rest)
+        # Extra keys a model admits (tags) are the user's own settings.
+        return annotation.model_config.get("extra") == "allow" and not rest
+    return False
+
+
+def is_known_setting(key: str) -> bool:
+    """A key of the typed model, a <provider>ApiKey/huggingFaceToken secret, or a provider setting."""
+    namespace, _, path = key.partition(":")
+    parts = _path_parts(path)
+    if not parts or not isinstance(parts[0], str):
+        return False
+    if namespace == NAMESPACE:
+        if parts[0].endswith("ApiKey") or parts[0] in SECRET_KEYS:
+            return len(parts) == 1
+        return parts[0] not in ("region", "azure_environment", "api_key_keys", "hugging_face_token_key") and _known_under(PlatformConfig, parts)
+    return parts[0] in PROVIDER_SETTINGS.get(namespace, frozenset())
+
+
+def redact(key: str, value: Any, secret_keys: set[str] | frozenset[str] = frozenset()) -> Any:
+    """THE function through which every message, log line and output shows a config value.
+
+    A `secure:` value becomes [secret]; a value under a key this model does not know, or under a
+    key named like a credential, becomes [redacted]; structured values are redacted key by key.
+    """
+    if value is None:
+        return None
+    top = key.split(".", 1)[0].split("[", 1)[0]
+    if key in secret_keys or top in secret_keys:
+        return SECRET_TEXT
+    if looks_like_credential(key) or not is_known_setting(key):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {str(k): redact(f"{key}.{k}", v, secret_keys) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(f"{key}[{i}]", v, secret_keys) for i, v in enumerate(value)]
+    return value
+
 
 def _decode(value: Any) -> Any:
     """Pulumi hands structured config to programs as JSON strings."""
@@ -477,10 +609,14 @@ def _decode(value: Any) -> Any:
         text = value.strip()
         if text[:1] in "[{":
             try:
-                return json.loads(text)
-            except ValueError:
+                return json.loads(text, parse_constant=_no_constant)
+            except (ValueError, RecursionError):
                 return value
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _loc_to_key(loc: tuple[Any, ...]) -> str:
@@ -531,6 +667,8 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
     prefix = f"{NAMESPACE}:"
     for key, value in raw.items():
         if not key.startswith(prefix):
+            if key not in secret_keys and (problem := _plain_credential(key, value)):
+                problems.append(problem)
             continue
         name = key[len(prefix):]
         if name.endswith("ApiKey"):
@@ -542,9 +680,7 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
             hugging_face_token_key = key
             continue
         if name not in KNOWN_KEYS:
-            problems.append(
-                ConfigProblem(key, _decode(value), f"is not a known setting; known keys: {', '.join(KNOWN_KEYS)} and <provider>ApiKey secrets")
-            )
+            problems.append(ConfigProblem(key, value, f"is not a known setting; known keys: {', '.join(KNOWN_KEYS)} and <provider>ApiKey secrets"))
             continue
         if key in secret_keys:
             problems.append(ConfigProblem(key, "[secret]", "must not be a secret: only the <provider>ApiKey keys hold secrets"))
@@ -552,29 +688,112 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
         data[name] = _decode(value)
 
     try:
-        config = PlatformConfig.model_validate(data)
+        # Strict types, read as the JSON the engine hands programs: `amount: true` is not 1.0,
+        # `owner: 2024` is not '2024' (enums, networks and dates still parse from JSON strings).
+        config = PlatformConfig.model_validate_json(json.dumps(data, default=str), strict=True)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, data))
-        raise ConfigError(problems, source) from None
+        raise ConfigError(problems, source, secret_keys) from None
+    except ValueError as exc:  # NaN or Infinity reached the model (json.dumps refuses them)
+        problems.append(ConfigProblem(f"{NAMESPACE}:budget", None, f"numbers must be finite ({exc})"))
+        raise ConfigError(problems, source, secret_keys) from None
     if problems:
-        raise ConfigError(problems, source)
+        raise ConfigError(problems, source, secret_keys)
 
     problems.extend(_check_location(config, raw))
     try:
         config.profile  # noqa: B018 - an unknown profile was reported above; nothing more to check
     except UnknownProfileError:
-        raise ConfigError(problems, source) from None
+        raise ConfigError(problems, source, secret_keys) from None
     problems.extend(_check_profile_rules(config))
+    problems.extend(_check_tags(config))
+    problems.extend(_check_instance_sizes(config))
     problems.extend(_check_beta(config))
     problems.extend(_check_scale(config))
     problems.extend(_check_api_keys(config, api_keys, secret_keys))
     if hugging_face_token_key and config.phase is not Phase.SCALE:
         problems.append(ConfigProblem(hugging_face_token_key, "[redacted]", "is read in phase scale only (model servers download weights with it); remove it"))
     if problems:
-        raise ConfigError(problems, source)
+        raise ConfigError(problems, source, secret_keys)
     config.hugging_face_token_key = hugging_face_token_key
     config.api_key_keys = {p: f"{prefix}{api_key_config_key(p)}" for p in config.poc.api_providers}
     return config
+
+
+def _plain_credential(key: str, value: Any) -> ConfigProblem | None:
+    """A provider credential (or any setting named like one) given as plain text."""
+    decoded = _decode(value)
+    if key == "kubernetes:kubeconfig" and isinstance(decoded, str) and "\n" not in decoded and "apiVersion" not in decoded:
+        return None  # a path to a kubeconfig file, not its content
+    named = key in PROVIDER_CREDENTIALS or looks_like_credential(key)
+    nested = isinstance(decoded, (dict, list)) and any(looks_like_credential(f"{key}.{sub}") for sub in _leaf_paths(decoded))
+    if not (named or nested) or decoded in (None, "", [], {}):
+        return None
+    hints = {
+        "aws": "an AWS profile (aws:profile), environment credentials or OIDC",
+        "azure-native": "OIDC (azure-native:useOidc), a managed identity or the Azure CLI login",
+    }
+    hint = hints.get(key.split(":", 1)[0], "the provider's environment variables")
+    return ConfigProblem(key, decoded, f"is a credential in plain text in the stack file; remove it and use {hint} (at the very least `pulumi config set --secret {key.split('.', 1)[0]} ...`)")
+
+
+def _leaf_paths(value: Any, depth: int = 0) -> list[str]:
+    if depth > 20:
+        return []
+    if isinstance(value, dict):
+        return [f"{k}.{p}" if p else str(k) for k, v in value.items() for p in _leaf_paths(v, depth + 1) or [""]]
+    if isinstance(value, list):
+        return [p for v in value for p in _leaf_paths(v, depth + 1)]
+    return []
+
+
+def _check_tags(config: PlatformConfig) -> list[ConfigProblem]:
+    """Tag keys and values every tagged resource of the stack's cloud (and cluster) accepts."""
+    problems = []
+    for name, value in config.tags.all().items():
+        key = f"{NAMESPACE}:tags.{name}"
+        if config.cloud is Cloud.AWS:
+            if not _AWS_TAG_CHARS.fullmatch(name) or not _AWS_TAG_CHARS.fullmatch(value):
+                problems.append(ConfigProblem(key, value, "AWS tag keys and values may hold letters, digits, spaces and + - = . _ : / @ only"))
+        elif _AZURE_TAG_FORBIDDEN.search(name):
+            problems.append(ConfigProblem(key, value, "Azure tag names may not contain < > % & \\ ? /"))
+        if config.phase is Phase.SCALE and not _K8S_LABEL_NAME.fullmatch(name):
+            problems.append(
+                ConfigProblem(key, value, f"becomes the Kubernetes label key llm-platform.io/{name}: up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+            )
+    return problems
+
+
+# EKS node groups of this project run the AL2023_x86_64_STANDARD AMI (components/aws/eks.py): x86
+# types only. Graviton families carry a 'g' after the generation (m7g, c6gn, t4g) or are a1.
+_AWS_ARM_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z]*)\.")
+_AWS_ACCELERATED_FAMILY = re.compile(r"^(p\d|g\d|inf\d|trn\d|dl\d|f\d|vt\d)")
+
+
+def _check_instance_sizes(config: PlatformConfig) -> list[ConfigProblem]:
+    """The database class and the system node pool type belong to the stack's cloud."""
+    problems = []
+    azure = config.cloud is Cloud.AZURE
+    db_class = config.poc.app.database.instance_class
+    if db_class and db_class.startswith("Standard_") != azure:
+        allowed = "an Azure Database for PostgreSQL Flexible Server SKU (Standard_B1ms, Standard_D2ds_v5)" if azure else "an RDS instance class (db.t4g.micro, db.m7g.large)"
+        problems.append(ConfigProblem(f"{NAMESPACE}:poc.app.database.instanceClass", db_class, f"is not a database size on {config.cloud.value}; use {allowed}"))
+    pool_type = config.scale.system_pool.instance_type if config.scale else None
+    if pool_type:
+        from components.k8s.gpu import GPU_INSTANCES
+
+        key = f"{NAMESPACE}:scale.systemPool.instanceType"
+        if azure:
+            if not re.fullmatch(r"Standard_[A-Z][A-Za-z0-9_]+", pool_type) or pool_type.startswith("Standard_N") or pool_type in GPU_INSTANCES:
+                problems.append(ConfigProblem(key, pool_type, "must be an Azure VM size without GPUs for the AKS system pool, e.g. Standard_D4s_v5"))
+        else:
+            from pulumi_aws.ec2 import InstanceType
+
+            if pool_type not in {t.value for t in InstanceType}:
+                problems.append(ConfigProblem(key, pool_type, "is not an EC2 instance type (catalog: pulumi_aws.ec2.InstanceType of pulumi-aws 7.51.1); e.g. m6i.xlarge"))
+            elif _AWS_ARM_FAMILY.match(pool_type) or _AWS_ACCELERATED_FAMILY.match(pool_type):
+                problems.append(ConfigProblem(key, pool_type, "the system pool runs the x86_64 EKS AMI without GPUs: use an x86 general-purpose type such as m6i.xlarge or m7i.large"))
+    return problems
 
 
 def _check_location(config: PlatformConfig, raw: Mapping[str, Any]) -> list[ConfigProblem]:
@@ -591,7 +810,9 @@ def _check_location(config: PlatformConfig, raw: Mapping[str, Any]) -> list[Conf
         config.region = region
         if not region:
             return [ConfigProblem("aws:region", None, f"is required; residency profile '{profile.name}' allows {', '.join(sorted(profile.aws_regions))}")]
-        if region not in AWS_PARTITION_REGIONS[profile.aws_partition]:
+        if region != region.lower() and any(region.lower() in regions for regions in AWS_PARTITION_REGIONS.values()):
+            problems.append(ConfigProblem("aws:region", region, f"regions are lower case: did you mean {region.lower()}?"))
+        elif region not in AWS_PARTITION_REGIONS[profile.aws_partition]:
             problems.append(
                 ConfigProblem(
                     "aws:region",
@@ -787,13 +1008,12 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
             problem = _fallback_problem(ref, config, beta, profile)
             if problem:
                 problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", ref, problem))
-    if not azure:
-        from datetime import date
+    from datetime import date
 
-        from components.aws.eks import eks_version_problem
+    from components.k8s.versions import KUBERNETES_VERSIONS
 
-        if version_problem := eks_version_problem(scale.kubernetes_version, date.today()):
-            problems.append(ConfigProblem(f"{key}.kubernetesVersion", scale.kubernetes_version, version_problem))
+    if version_problem := KUBERNETES_VERSIONS[cloud].problem(scale.kubernetes_version, date.today()):
+        problems.append(ConfigProblem(f"{key}.kubernetesVersion", scale.kubernetes_version, version_problem))
     problems.extend(_check_cluster_access(scale, azure, key))
     if not scale.private_endpoint and not scale.public_access_cidrs:
         what = "EKS endpoint" if not azure else "AKS API server"

@@ -270,6 +270,39 @@ def _hugging_face_token(cfg: PlatformConfig) -> pulumi.Output[str] | None:
 ESO_AZURE_ENVIRONMENT = {"public": "PublicCloud", "china": "ChinaCloud", "usgovernment": "USGovernmentCloud"}
 
 
+def _warn_kubernetes_version(cfg: PlatformConfig) -> None:
+    from components.k8s.versions import KUBERNETES_VERSIONS
+
+    assert cfg.scale is not None
+    if notice := KUBERNETES_VERSIONS[cfg.cloud.value].warning(cfg.scale.kubernetes_version, date.today()):
+        pulumi.log.warn(f"llm-platform:scale.kubernetesVersion: {notice}")
+
+
+def _refuse_the_deployer_as_cluster_admin(ctx: StackContext) -> None:
+    """EKS already makes the identity running `pulumi up` cluster admin; its own entry in
+    clusterAdmins would fail the deployment (ResourceInUseException). Compared at preview."""
+    import pulumi_aws as aws
+
+    from components.aws.eks import names_the_caller
+    from stacks.errors import ConfigError, ConfigProblem
+
+    assert ctx.config.scale is not None
+    (provider,) = ctx.opts.providers  # the stack's AWS provider: its identity creates the cluster
+    caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=provider)).arn
+    problems = [
+        ConfigProblem(
+            f"{NAMESPACE}:scale.clusterAdmins[{i}]",
+            arn,
+            f"names the identity running `pulumi up` ({caller}), which EKS makes cluster admin itself; a second access entry for it fails with "
+            "ResourceInUseException: remove it (list only the other admins)",
+        )
+        for i, arn in enumerate(ctx.config.scale.cluster_admins)
+        if names_the_caller(arn, caller)
+    ]
+    if problems:
+        raise pulumi.RunError(ConfigError(problems).render())
+
+
 def _system_pool_instance(cfg: PlatformConfig) -> str:
     scale = cfg.scale
     assert scale is not None
@@ -283,7 +316,7 @@ def scale_aws(ctx: StackContext) -> None:
     import pulumi_aws as aws
     import pulumi_kubernetes as k8s
 
-    from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy, eks_version_warning
+    from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy
     from components.aws.secrets import StoredSecret, StoredSecretArgs
     from components.gateway import GATEWAY_PORT
     from components.k8s.addons import SecretSync, cluster_autoscaler
@@ -298,8 +331,8 @@ def scale_aws(ctx: StackContext) -> None:
     foundation = beta.foundation
     key_arn = foundation.key.key_arn
     cluster_name = namer.name("eks", max_len=100)
-    if notice := eks_version_warning(scale.kubernetes_version, date.today()):
-        pulumi.log.warn(f"llm-platform:scale.kubernetesVersion: {notice}")
+    _warn_kubernetes_version(cfg)
+    _refuse_the_deployer_as_cluster_admin(ctx)
 
     pools = [NodePool(SYSTEM_POOL, _system_pool_instance(cfg), scale.system_pool.min_size, scale.system_pool.max_size, SYSTEM_DISK_GB, gpu=False)]
     pools += [NodePool(p.name, p.instance_type, p.min_size, p.max_size, p.disk_size_gb, gpu=True, spot=p.capacity == "spot") for p in scale.gpu_pools]
@@ -484,6 +517,7 @@ def scale_azure(ctx: StackContext) -> None:
     rg_name = foundation.resource_group.name
     vault = foundation.vault
     client = azure.authorization.get_client_config()
+    _warn_kubernetes_version(cfg)
 
     cluster = AksCluster(
         "aks",

@@ -59,6 +59,26 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("scale-aws-without-nat", "scale-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}, "llm-platform:beta": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror"}}, "llm-platform:poc.network.natGateways"),
     ("public-endpoint-without-cidrs", "scale-aws", {"llm-platform:scale": {"privateEndpoint": False}}, "llm-platform:scale.publicAccessCidrs"),
     ("bedrock-on-azure", "beta-azure", {"llm-platform:beta": {"bedrock": {"models": [{"name": "x", "model": "amazon.nova-pro-v1:0"}]}}}, "llm-platform:beta.bedrock"),
+    # Strict types and rules (issue "Trust under attack", item 2)
+    ("budget-amount-true", "poc-aws", {"llm-platform:budget": {"amount": True}}, "llm-platform:budget.amount"),
+    ("storage-as-float", "poc-aws", {"llm-platform:poc": {"app": {"database": {"storageGb": 32.5}}}}, "llm-platform:poc.app.database.storageGb"),
+    ("owner-a-number", "poc-aws", {"llm-platform:tags": {"owner": 2024}}, "llm-platform:tags.owner"),
+    ("aws-tag-forbidden-character", "poc-aws", {"llm-platform:tags": {"team": "ml<ops>"}}, "llm-platform:tags.team"),
+    ("aws-tag-newline", "poc-aws", {"llm-platform:tags": {"team": "ml\nops"}}, "llm-platform:tags.team"),
+    ("azure-tag-forbidden-character", "poc-azure", {"llm-platform:tags": {"team/area": "ml"}}, "llm-platform:tags.team/area"),
+    ("tag-key-not-a-k8s-label", "scale-aws", {"llm-platform:tags": {"cost owner": "x"}}, "llm-platform:tags.cost owner"),
+    ("reserved-tag-other-case", "poc-aws", {"llm-platform:tags": {"Data-Residency": "global"}}, "llm-platform:tags"),
+    ("tag-twice-by-case", "poc-azure", {"llm-platform:tags": {"Owner": "someone-else"}}, "llm-platform:tags"),
+    ("system-pool-min-over-max", "scale-aws", {"llm-platform:scale": {"systemPool": {"minSize": 5, "maxSize": 2}}}, "llm-platform:scale.systemPool"),
+    ("system-pool-unknown-type", "scale-aws", {"llm-platform:scale": {"systemPool": {"instanceType": "m6i.huge"}}}, "llm-platform:scale.systemPool.instanceType"),
+    ("system-pool-azure-size-on-aws", "scale-aws", {"llm-platform:scale": {"systemPool": {"instanceType": "Standard_D4s_v5"}}}, "llm-platform:scale.systemPool.instanceType"),
+    ("system-pool-graviton-on-x86-ami", "scale-aws", {"llm-platform:scale": {"systemPool": {"instanceType": "m7g.xlarge"}}}, "llm-platform:scale.systemPool.instanceType"),
+    ("system-pool-aws-type-on-azure", "scale-azure", {"llm-platform:scale": {"systemPool": {"instanceType": "m6i.xlarge"}}}, "llm-platform:scale.systemPool.instanceType"),
+    ("system-pool-gpu-size-on-azure", "scale-azure", {"llm-platform:scale": {"systemPool": {"instanceType": "Standard_NC24ads_A100_v4"}}}, "llm-platform:scale.systemPool.instanceType"),
+    ("azure-db-sku-on-aws", "poc-aws", {"llm-platform:poc": {"app": {"database": {"instanceClass": "Standard_B1ms"}}}}, "llm-platform:poc.app.database.instanceClass"),
+    ("rds-class-on-azure", "poc-azure", {"llm-platform:poc": {"app": {"database": {"instanceClass": "db.t4g.micro"}}}}, "llm-platform:poc.app.database.instanceClass"),
+    ("unknown-image-tag-key", "poc-aws", {"llm-platform:poc": {"app": {"imageTags": {"dfy-api": "1.14.2"}}}}, "llm-platform:poc.app.imageTags"),
+    ("upper-case-region", "poc-aws", {"aws:region": "EU-CENTRAL-1"}, "did you mean eu-central-1?"),
 ]
 
 
@@ -112,9 +132,48 @@ def test_bad_command_input_exits_2(args: tuple[str, ...], fragment: str) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_malformed_yaml_exits_2(tmp_path: Path) -> None:
+def test_malformed_yaml_exits_2_in_one_line_with_its_place(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.broken.yaml"
     path.write_text("config:\n  llm-platform:phase: [poc\n")
     result = run_cli("plan", str(path))
     assert result.returncode == 2
-    assert "cannot read stack config file" in result.stderr
+    assert "is not valid YAML at line 3, column 1" in result.stderr
+    assert result.stderr.count("\n") == 1 and "^" not in result.stderr
+
+
+POC_AWS = (Path(__file__).resolve().parent.parent / "stacks" / "Pulumi.poc-aws.yaml").read_text(encoding="utf-8")
+
+# (id, stack file bytes, fragment of the one-line message)
+BAD_STACK_FILES: list[tuple[str, bytes, str]] = [
+    ("duplicate-top-level-key", POC_AWS.replace("llm-platform:residency: eu", "llm-platform:residency: eu\n  llm-platform:residency: global").encode(), "key 'llm-platform:residency' is defined twice"),
+    ("duplicate-nested-key", POC_AWS.replace("    amount: 600", "    amount: 600\n    amount: 6000").encode(), "key 'amount' is defined twice"),
+    ("yaml-date", POC_AWS.replace("owner: platform-team@example.com", "owner: 2024-01-01").encode(), "llm-platform:tags.owner is a YAML date"),
+    ("latin-1", POC_AWS.replace("ai-platform", "ai-pl\u00e4tform").encode("latin-1"), "is not UTF-8"),
+    ("utf-16", POC_AWS.encode("utf-16"), "is UTF-16 encoded"),
+    ("nan", POC_AWS.replace("amount: 600", "amount: .nan").encode(), "llm-platform:budget.amount is not a finite number"),
+    ("binary", POC_AWS.replace("application: llm-platform", "application: !!binary aGVsbG8=").encode(), "llm-platform:tags.application is a YAML bytes"),
+    ("number-key", POC_AWS.replace("application: llm-platform", "1: llm-platform").encode(), "which is not text"),
+    ("deep-nesting", (POC_AWS + "  acme:deep: " + "[" * 5000 + "]" * 5000 + "\n").encode(), "nested"),
+    ("a-list", b"- config\n", "is not a Pulumi stack config file"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "fragment"), BAD_STACK_FILES, ids=[c[0] for c in BAD_STACK_FILES])
+def test_bad_stack_file_exits_2_in_one_line(case: str, content: bytes, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scripts.__main__ import main
+
+    path = tmp_path / f"Pulumi.{case}.yaml"
+    path.write_bytes(content)
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "internal error" not in err
+
+
+def test_yes_and_no_stay_text_as_in_pulumi(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Go yaml.v3 (the Pulumi CLI) reads yes/no/on/off as text; PyYAML would make them booleans."""
+    from scripts.engine import read_stack_file
+
+    path = tmp_path / "Pulumi.yes.yaml"
+    path.write_text(POC_AWS.replace("application: llm-platform", "application: yes"))
+    assert '"application": "yes"' in read_stack_file(str(path)).config["llm-platform:tags"]

@@ -390,37 +390,7 @@ def test_resources_replaced_by_an_input_change_do_not_have_fixed_names(case_id: 
         assert groups and all(r.inputs.get("nodeGroupNamePrefix") for r in groups)
 
 
-# ----------------------------------------------------------------------- EKS version lifecycle
-
-
-def test_eks_versions_past_standard_support_are_refused_and_near_ones_warned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import components.aws.eks as eks
-
-    assert eks.eks_version_problem("1.34", date(2026, 12, 2)) and not eks.eks_version_problem("1.34", date(2026, 12, 1))
-    assert eks.eks_version_problem("1.31", date(2026, 1, 1)), "older than the catalog"
-    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.scale-aws.yaml").read_text())
-    config["config"]["llm-platform:scale"]["kubernetesVersion"] = "1.31"
-    path = tmp_path / "Pulumi.old-eks.yaml"
-    path.write_text(yaml.safe_dump(config))
-    with pytest.raises(ConfigError) as err:
-        plan_stack(str(path))
-    assert "llm-platform:scale.kubernetesVersion" in str(err.value) and "1.31" in str(err.value)
-    monkeypatch.setitem(eks.EKS_END_OF_STANDARD_SUPPORT, "1.35", date.today() + timedelta(days=30))
-    assert any("kubernetesVersion" in w and "leaves standard support" in w for w in plan_stack("scale-aws").warnings)
-
-
-@pytest.mark.parametrize("case_id", [c for c in AWS_CASES if PHASE[c] == "scale"])
-def test_eks_clusters_run_a_version_eks_will_not_upgrade_under_them(case_id: str) -> None:
-    """Upgrade policy STANDARD: EKS upgrades the control plane at the end of standard support, and
-    a stack still naming the old version would try to downgrade it."""
-    from components.aws.eks import EKS_END_OF_STANDARD_SUPPORT
-
-    clusters = [r for r in plan_for(case_id).resources if r.type == "aws:eks/cluster:Cluster"]
-    assert clusters
-    for r in clusters:
-        if (r.inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED") == "STANDARD":
-            end = EKS_END_OF_STANDARD_SUPPORT.get(r.inputs["version"])
-            assert end is not None and date.today() < end, f"{r.urn}: version {r.inputs['version']} is past (or unknown to) EKS standard support"
+# EKS (and AKS) version lifecycle: tests/test_contracts_k8s.py, over one catalog shape.
 
 
 # ----------------------------------------------------------------------- account-region singletons

@@ -359,6 +359,14 @@ def test_config_error_names_the_key_the_combination_and_where_it_is_offered(make
     assert "llm-platform:beta.azureOpenAI.deployments[0].sku = 'DataZoneStandard'" in message and "swedencentral" in message and "eastus" in message
 
 
+def test_a_model_without_a_catalogued_family_is_refused_even_with_regions() -> None:
+    """`regions` says where a model is served, not whether the gateway must call it as a
+    reasoning model or with which API version."""
+    with pytest.raises(DeploymentChoiceError) as refused:
+        resolve_deployment("c", "gpt-9", "2030-01-01", "Standard", "swedencentral", EU, regions=["swedencentral"], today=TODAY)
+    assert refused.value.field == "model" and "model family" in str(refused.value)
+
+
 def test_retired_versions_are_refused_and_near_retirements_warned() -> None:
     with pytest.raises(DeploymentChoiceError) as exc:
         resolve_deployment("c", "gpt-4o", "2024-11-20", "Standard", "swedencentral", EU, today=dt.date(2026, 10, 1))
@@ -489,6 +497,54 @@ def test_poc_to_beta_promotion_replaces_only_under_new_names(app: str, make_vari
     assert any(not r.inputs["vnetConfiguration"].get("internal") for r in _of(before, MANAGED_ENV)) and all(e.inputs["vnetConfiguration"]["internal"] for e in envs.values())
     problems = _replaced_without_room(before, after)
     assert not problems, "; ".join(problems)
+    # Pulumi creates a replacement before it deletes the original, and a subnet hosts one
+    # Container Apps environment (learn.microsoft.com/azure/container-apps/networking): the
+    # replacement needs another subnet, and the original's subnet must stay in the VNet until
+    # the original is gone.
+    old_envs = {r.urn: r for r in _of(before, MANAGED_ENV)}
+    after_subnets = {name for vnet in _of(after, VNET) for name in _subnets(vnet)}
+    for urn, env in envs.items():
+        old = old_envs.get(urn)
+        if old is None or _name_inputs(old) == _name_inputs(env):
+            continue
+        old_subnet, new_subnet = _environment_subnet(old), _environment_subnet(env)
+        assert new_subnet != old_subnet, f"{env.name}: the replacement environment lands in {old_subnet}, which {old.inputs['environmentName']} still occupies"
+        assert old_subnet.rsplit("/", 1)[-1] in after_subnets, f"{old_subnet} leaves the VNet while {old.inputs['environmentName']} still occupies it"
+
+
+VNET = "azure-native:network:VirtualNetwork"
+# A workload-profiles environment (every environment here declares workload profiles) needs a
+# subnet of at least /27 delegated to Microsoft.App/environments (learn.microsoft.com/azure/
+# container-apps/networking, "Environment selection" and "Subnet", read 2026-11-30).
+WORKLOAD_PROFILES_MAX_PREFIX = 27
+
+
+def _environment_subnet(env: RecordedResource) -> str:
+    return str(env.inputs["vnetConfiguration"]["infrastructureSubnetId"])
+
+
+def _subnets(vnet: RecordedResource) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in vnet.inputs.get("subnets", [])}
+
+
+@pytest.mark.parametrize("case_id", AZURE_CASES)
+def test_each_environment_has_its_own_delegated_subnet(case_id: str) -> None:
+    plan = _plan(case_id)
+    vnets = {v.inputs["virtualNetworkName"]: v for v in _of(plan, VNET)}
+    users: dict[str, list[str]] = {}
+    for env in _of(plan, MANAGED_ENV):
+        subnet_id = _environment_subnet(env)
+        vnet_name, subnet_name = re.fullmatch(r".*/virtualNetworks/([^/]+)/subnets/([^/]+)", subnet_id).groups()  # type: ignore[union-attr]
+        subnet = _subnets(vnets[vnet_name]).get(subnet_name)
+        assert subnet is not None, f"{env.name}: subnet {subnet_name} is not in {vnet_name}"
+        assert [d["serviceName"] for d in subnet.get("delegations", [])] == ["Microsoft.App/environments"], subnet
+        assert env.inputs.get("workloadProfiles"), f"{env.name}: the /27 minimum holds for workload-profiles environments only"
+        assert int(subnet["addressPrefix"].split("/")[1]) <= WORKLOAD_PROFILES_MAX_PREFIX, subnet
+        users.setdefault(subnet_id, []).append(env.name)
+    node_subnets = {str(p.get("vnetSubnetID")) for c in _of(plan, CLUSTER) for p in c.inputs.get("agentPoolProfiles", [])}
+    node_subnets |= {str(p.inputs.get("vnetSubnetID")) for p in _of(plan, "azure-native:containerservice:AgentPool")}
+    shared = {s: names for s, names in users.items() if len(names) > 1 or s in node_subnets}
+    assert not shared, f"environment subnets shared with another environment or AKS nodes: {shared}"
 
 
 @pytest.mark.parametrize("case_id", SCALE_AZURE_CASES)
@@ -641,3 +697,119 @@ def test_dify_plugin_hooks_are_called_back_over_https(case_id: str) -> None:
     texts = [json.dumps(r.inputs) for r in _of(_plan(case_id), "azure-native:app:ContainerApp")]
     hooks = [t for t in texts if "Dify-Hook-Url" in t]
     assert hooks and all("Dify-Hook-Url https://$host" in t and "Dify-Hook-Url $scheme" not in t for t in hooks)
+
+
+# ------------------------------------------------------------------------ gateway -> Azure OpenAI
+
+OPENAI_DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
+# Data-plane API versions Microsoft documents per model, written here independently of the
+# catalog. GPT-5 series reasoning models: `v1` only ("Azure OpenAI reasoning models", API &
+# feature support, API Version row; MicrosoftDocs/azure-ai-docs articles/foundry/openai/how-to/
+# reasoning.md, read 2026-11-30). Other chat and embedding models: GA 2024-10-21 or v1
+# (learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle).
+REASONING_MODELS = {"gpt-5.1", "gpt-5", "gpt-5-mini"}
+DATED_GA = {"2024-10-21", "v1"}
+API_VERSIONS = {
+    **{m: {"v1"} for m in REASONING_MODELS},
+    **{m: DATED_GA for m in ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini")},
+    **{m: DATED_GA for m in ("text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002")},
+}
+
+
+def _gateway_configs(plan: Plan) -> list[dict[str, Any]]:
+    """Every LiteLLM config.yaml of the plan: the Scale ConfigMap and the Beta Container App env."""
+    import yaml
+
+    texts = [r.inputs["data"]["config.yaml"] for r in _of(plan, "kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "litellm-config"]
+    for app in _of(plan, CONTAINER_APP):
+        for container in app.inputs.get("template", {}).get("containers", []):
+            texts += [e["value"] for e in container.get("env", []) if e.get("name") == "LITELLM_CONFIG"]
+    return [yaml.safe_load(t) for t in texts]
+
+
+def _azure_routes(plan: Plan) -> list[tuple[dict[str, Any], str]]:
+    """(model_list entry, model the deployment serves) for every route to an Azure OpenAI deployment."""
+    models = {d.inputs["deploymentName"]: d.inputs["properties"]["model"]["name"] for d in _of(plan, OPENAI_DEPLOYMENT)}
+    routes = []
+    for config in _gateway_configs(plan):
+        for entry in config["model_list"]:
+            model = entry["litellm_params"]["model"]
+            if model.startswith("azure/"):
+                routes.append((entry, models[model.rsplit("/", 1)[-1]]))
+    return routes
+
+
+@pytest.mark.parametrize("case_id", BETA_SCALE_CASES)
+def test_azure_openai_routes_use_an_api_version_of_their_model_and_declare_reasoning_models(case_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the price list
+    from litellm.llms.azure.chat.gpt_5_transformation import AzureOpenAIGPT5Config
+
+    routes = _azure_routes(_plan(case_id))
+    assert routes, "the gateway routes to no Azure OpenAI deployment"
+    for entry, model in routes:
+        params = entry["litellm_params"]
+        assert model in API_VERSIONS, f"{model}: no documented API versions in this test's table"
+        assert params.get("api_version") in API_VERSIONS[model], f"{entry['model_name']} ({model}) is called with api_version {params.get('api_version')}; Microsoft documents {sorted(API_VERSIONS[model])}"
+        # LiteLLM picks its GPT-5 request shape from base_model (else the deployment name).
+        base_model = entry.get("model_info", {}).get("base_model") or params.get("base_model")
+        assert base_model is None or base_model.removeprefix("azure/") == model, f"{entry['model_name']}: base_model {base_model} but the deployment serves {model}"
+        detected = base_model or params["model"]
+        assert AzureOpenAIGPT5Config.is_model_gpt_5_model(detected) == (model in REASONING_MODELS), f"{entry['model_name']} serves {model}, but LiteLLM sees {detected}"
+
+
+@pytest.mark.timeout(120)
+def test_litellm_sends_a_reasoning_request_to_the_v1_api(plan_of: Callable[..., Plan], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real LiteLLM router, with the beta-azure gateway's model list, against a fake Azure
+    OpenAI endpoint: a client's max_tokens and temperature reach a GPT-5.1 deployment as
+    max_completion_tokens on /openai/v1 (an API key stands in for the Entra token here)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the price list
+    import litellm
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    class FakeAzure(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            seen.append((self.path, json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")))
+            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            data = json.dumps({"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-5.1", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}], "usage": usage}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAzure)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        plan = plan_of("beta-azure")
+        reasoning = [(e, m) for e, m in _azure_routes(plan) if m in REASONING_MODELS]
+        assert reasoning, "beta-azure routes to no reasoning deployment"
+        (config,) = _gateway_configs(plan)
+        model_list = [
+            {**entry, "litellm_params": {**entry["litellm_params"], "api_base": f"http://127.0.0.1:{server.server_address[1]}", "api_key": "offline"}}
+            for entry, _ in reasoning
+        ]
+        monkeypatch.setattr(litellm, "drop_params", bool(config["litellm_settings"].get("drop_params")))
+        router = litellm.Router(model_list=model_list)
+        for entry, model in reasoning:
+            seen.clear()
+            router.completion(model=entry["model_name"], messages=[{"role": "user", "content": "hi"}], max_tokens=8)
+            # With reasoning on, sampling parameters are refused (Microsoft's "Not Supported" list);
+            # gpt-5.1 reasons only when asked (its reasoning_effort defaults to none).
+            router.completion(model=entry["model_name"], messages=[{"role": "user", "content": "hi"}], max_tokens=8, temperature=0.2, reasoning_effort="medium")
+            for path, body in seen:
+                assert path.startswith("/openai/v1/chat/completions"), path
+                assert body["model"] == entry["litellm_params"]["model"].removeprefix("azure/")
+                assert body.get("max_completion_tokens") == 8 and "max_tokens" not in body, f"{model}: {body}"
+            assert seen[1][1].get("reasoning_effort") == "medium" and "temperature" not in seen[1][1], f"{model}: {seen[1][1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

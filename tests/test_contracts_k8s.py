@@ -5,7 +5,10 @@ needs from EKS/AKS and Kubernetes to finish and to serve, checked on the recorde
 - the deployer (and a preview identity, if configured) may use the cluster it creates;
 - GPU workloads are awaited long enough to load a model;
 - every GPU DaemonSet can schedule on a GPU node (chart defaults merged as Helm merges them);
-- Cluster Autoscaler node-template tags describe each EKS node group exactly;
+- Cluster Autoscaler node-template tags describe each EKS node group exactly, and every model pod
+  fits the node the autoscaler simulates from them (scale from zero);
+- clusters run a version their platform (EKS, AKS) creates and will not upgrade under the stack;
+- no EKS clusterAdmins entry names the deployer (EKS made that access entry already);
 - rollouts and PodDisruptionBudgets cannot deadlock at the pool's maximum or drop the last replica;
 - probes have timeouts, pods meet their namespace's Pod Security level, the gateway keeps client
   addresses and drains, vLLM sends no usage statistics.
@@ -17,16 +20,20 @@ import copy
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from components.aws.eks import names_the_caller
 from components.k8s.gpu import GPU, GPU_INSTANCES
-from scripts.engine import Plan, RecordedResource
-from scripts.mocks import MOCK_PRINCIPAL_ID
-from tests.plan_matrix import CLOUD, SCALE_CASES, plan_for
+from components.k8s.versions import KUBERNETES_VERSIONS, MinorRelease
+from scripts.engine import Plan, ProgramError, RecordedResource, plan_stack
+from scripts.mocks import MOCK_ACCOUNT_ID, MOCK_PRINCIPAL_ID
+from stacks.errors import ConfigError
+from tests.plan_matrix import CLOUD, ROOT, SCALE_CASES, plan_for
 
 AWS_SCALE = tuple(c for c in SCALE_CASES if CLOUD[c] == "aws")
 AZURE_SCALE = tuple(c for c in SCALE_CASES if CLOUD[c] == "azure")
@@ -234,18 +241,46 @@ def test_every_gpu_daemonset_and_model_server_can_schedule_on_every_gpu_pool(cas
             assert problem is None, f"{case_id}: {what} cannot run on GPU pool '{pool}': {problem}"
 
 
-@pytest.mark.parametrize("case_id", AWS_SCALE)
-def test_autoscaler_node_templates_describe_every_eks_node_group(case_id: str) -> None:
-    plan = plan_for(case_id)
-    template = "k8s.io/cluster-autoscaler/node-template"
+AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+_QUANTITY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3, "": 1}
+
+
+def quantity(text: str) -> float:
+    """A Kubernetes resource quantity (the forms this platform writes: 100Gi, 500m, 8, 20G)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T|m|)", text)
+    assert match, f"not a Kubernetes quantity: {text!r}"
+    return float(match[1]) * _QUANTITY_SUFFIXES[match[2]]
+
+
+def _autoscaler_tags(plan: Plan) -> dict[str, dict[str, str]]:
+    """ASG tags per node group urn."""
     tags_by_group: dict[str, dict[str, str]] = {}
     for tag in _of(plan, "aws:autoscaling/tag:Tag"):
         (group,) = [d for d in tag.dependencies if "aws:eks/nodeGroup:NodeGroup::" in d]
         assert tag.inputs["tag"]["propagateAtLaunch"] is False
         tags_by_group.setdefault(group, {})[tag.inputs["tag"]["key"]] = tag.inputs["tag"]["value"]
+    return tags_by_group
+
+
+def _root_volume_gib(plan: Plan, group: RecordedResource) -> int:
+    (template,) = [r for r in _of(plan, "aws:ec2/launchTemplate:LaunchTemplate") if r.urn in group.dependencies]
+    (volume,) = [m["ebs"]["volumeSize"] for m in template.inputs["blockDeviceMappings"] if m["deviceName"] == "/dev/xvda"]
+    return int(volume)
+
+
+@pytest.mark.parametrize("case_id", AWS_SCALE)
+def test_autoscaler_node_templates_describe_every_eks_node_group(case_id: str) -> None:
+    plan = plan_for(case_id)
+    template = AUTOSCALER_TEMPLATE
+    tags_by_group = _autoscaler_tags(plan)
     for group in _of(plan, "aws:eks/nodeGroup:NodeGroup"):
         inputs = group.inputs
         gpu = inputs["amiType"].endswith("NVIDIA")
+        # Every group says how much disk its nodes offer pods: at most the root volume less the
+        # kubelet's 10% nodefs eviction threshold and its 1Gi reserve (nodeadm defaults).
+        tags = dict(tags_by_group.get(group.urn, {}))
+        disk = quantity(tags.pop(f"{template}/resources/ephemeral-storage", "0"))
+        assert 0 < disk <= (_root_volume_gib(plan, group) * 0.9 - 1) * 2**30, f"{group.urn}: ephemeral-storage template {disk / 2**30:.1f} GiB"
         if not gpu and inputs["scalingConfig"]["minSize"] > 0:
             continue  # never at zero nodes: the autoscaler learns from its nodes
         expected = {f"{template}/label/{k}": v for k, v in (inputs.get("labels") or {}).items()}
@@ -257,7 +292,62 @@ def test_autoscaler_node_templates_describe_every_eks_node_group(case_id: str) -
             expected[f"{template}/resources/{GPU.resource}"] = str(shape.gpus)
             # Labelled by the kubelet so the autoscaler waits for the device plugin, not adds nodes.
             assert inputs["labels"].get("k8s.amazonaws.com/accelerator") == shape.accelerator, group.urn
-        assert tags_by_group.get(group.urn, {}) == expected, group.urn
+        assert tags == expected, group.urn
+
+
+def autoscaler_template_node(instance_type: str, tags: Mapping[str, str]) -> tuple[dict[str, float], dict[str, str], list[dict[str, str]]]:
+    """(allocatable, labels, taints) of the node the Cluster Autoscaler simulates for an EKS node
+    group at zero nodes (cloudprovider/aws/aws_manager.go buildNodeFromTemplate at the
+    cluster-autoscaler-1.35.0 / -1.36.0 tags): the instance type's vCPUs, memory and GPUs, then every
+    `resources/<name>` tag; allocatable equals that capacity. Nothing else: no ephemeral storage
+    unless a tag names it."""
+    shape = GPU_INSTANCES[instance_type]
+    allocatable = {"cpu": float(shape.vcpus), "memory": float(shape.memory_gib * 2**30), GPU.resource: float(shape.gpus), "pods": 110.0}
+    labels, taints = {}, []
+    for key, value in tags.items():
+        kind, _, name = key.removeprefix(AUTOSCALER_TEMPLATE + "/").partition("/")
+        if kind == "resources":
+            allocatable[name] = quantity(value)
+        elif kind == "label":
+            labels[name] = value
+        elif kind == "taint":
+            taint_value, _, effect = value.rpartition(":")
+            taints.append({"key": name, "value": taint_value, "effect": effect})
+    return allocatable, labels, taints
+
+
+def _model_deployments(plan: Plan) -> Iterator[tuple[str, RecordedResource]]:
+    for deployment in _deployments(plan):
+        if name := deployment.inputs["metadata"]["labels"].get("llm-platform.io/model"):
+            yield name, deployment
+
+
+@pytest.mark.parametrize("case_id", AWS_SCALE)
+def test_every_model_pod_fits_the_node_the_autoscaler_simulates_for_its_pool(case_id: str) -> None:
+    """Scale from zero: the autoscaler adds a node only if the pending pod fits the template node it
+    builds from the group's ASG tags and the instance catalog (requests of cpu, memory,
+    ephemeral-storage and GPUs; labels and taints)."""
+    plan = plan_for(case_id)
+    tags_by_group = _autoscaler_tags(plan)
+    groups = {g.inputs["labels"]["llm-platform.io/pool"]: g for g in _of(plan, "aws:eks/nodeGroup:NodeGroup")}
+    models = {m["name"]: m for m in _scale(plan)["models"]}
+    checked = 0
+    for name, deployment in _model_deployments(plan):
+        group = groups[models[name]["pool"]]
+        (instance_type,) = group.inputs["instanceTypes"]
+        allocatable, labels, taints = autoscaler_template_node(instance_type, tags_by_group.get(group.urn, {}))
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        assert schedulable(pod, labels, taints) is None, f"{deployment.urn}: {schedulable(pod, labels, taints)} on the template of {group.urn}"
+        requests: dict[str, float] = {}
+        for container in pod["containers"]:
+            for resource, value in ((container.get("resources") or {}).get("requests") or {}).items():
+                requests[resource] = requests.get(resource, 0.0) + quantity(str(value))
+        assert {"cpu", "memory", "ephemeral-storage", GPU.resource} <= set(requests), deployment.urn
+        for resource, wanted in requests.items():
+            offered = allocatable.get(resource, 0.0)
+            assert wanted <= offered, f"{deployment.urn}: requests {resource} {wanted:g}, the autoscaler's template node for {group.urn} offers {offered:g}: the pool cannot scale from zero"
+        checked += 1
+    assert checked, "a Scale plan serves models"
 
 
 @pytest.mark.parametrize("case_id", SCALE_CASES)
@@ -520,3 +610,100 @@ def test_key_vault_secret_store_uses_the_stacks_azure_cloud(case_id: str) -> Non
     expected = {"public": "PublicCloud", "china": "ChinaCloud", "usgovernment": "USGovernmentCloud"}[plan.config.get("azure-native:environment", "public")]
     stores = [r for r in plan.resources if r.type == "kubernetes:external-secrets.io/v1:ClusterSecretStore"]
     assert stores and all(r.inputs["spec"]["provider"]["azurekv"]["environmentType"] == expected for r in stores)
+
+
+# --------------------------------------------------------------------------- version lifecycle
+
+EXAMPLE_SCALE_STACK = {"aws": "scale-aws", "azure": "scale-azure"}
+
+
+def _stack_with_scale(tmp_path: Path, cloud: str, name: str, **scale: Any) -> str:
+    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{EXAMPLE_SCALE_STACK[cloud]}.yaml").read_text())
+    config["config"]["llm-platform:scale"].update(scale)
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _cluster_versions(plan: Plan) -> list[tuple[str, str, str]]:
+    """(cloud, resource urn, Kubernetes version) of every cluster and pinned node pool. An EKS
+    cluster with extended support is not upgraded by EKS at the end of standard support."""
+    found = []
+    for r in _of(plan, "aws:eks/cluster:Cluster"):
+        if (r.inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED") == "STANDARD":
+            found.append(("aws", r.urn, r.inputs["version"]))
+    for r in _of(plan, "azure-native:containerservice:ManagedCluster"):
+        found.append(("azure", r.urn, r.inputs["kubernetesVersion"]))
+    for r in _of(plan, "azure-native:containerservice:AgentPool"):
+        if r.inputs.get("orchestratorVersion"):
+            found.append(("azure", r.urn, r.inputs["orchestratorVersion"]))
+    return found
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_clusters_run_a_version_their_platform_creates_and_will_not_upgrade_under_them(case_id: str) -> None:
+    """EKS (upgrade policy STANDARD) upgrades a cluster at the end of standard support; AKS stops
+    creating clusters at end of life and later upgrades them. A stack still naming the old version
+    would then try to downgrade."""
+    versions = _cluster_versions(plan_for(case_id))
+    assert versions, "a Scale plan has a cluster"
+    for cloud, urn, version in versions:
+        release = KUBERNETES_VERSIONS[cloud].releases.get(version)
+        assert release is not None and release.ga <= date.today() < release.end, f"{urn}: {version} is not in {KUBERNETES_VERSIONS[cloud].platform} support today"
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_versions_past_support_or_before_ga_are_refused_and_near_ones_warned(cloud: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = KUBERNETES_VERSIONS[cloud]
+    oldest = min(catalog.releases, key=lambda v: int(v.split(".")[1]))
+    release = catalog.releases[oldest]
+    assert catalog.problem(oldest, release.end) and not catalog.problem(oldest, release.end - timedelta(days=1))
+    assert catalog.problem(oldest, release.ga - timedelta(days=1)) and not catalog.problem(oldest, release.ga)
+    assert catalog.problem("1.20", date.today()), "older than the catalog"
+    assert not catalog.problem("1.99", date.today()) and catalog.warning("1.99", date.today()), "newer than the catalog: a warning"
+    past = next(v for v, r in catalog.releases.items() if r.end <= date.today())
+    with pytest.raises(ConfigError) as err:
+        plan_stack(_stack_with_scale(tmp_path, cloud, f"old-{cloud}", kubernetesVersion=past))
+    assert f"llm-platform:scale.kubernetesVersion = '{past}'" in str(err.value)
+    version = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{EXAMPLE_SCALE_STACK[cloud]}.yaml").read_text())["config"]["llm-platform:scale"]["kubernetesVersion"]
+    monkeypatch.setitem(catalog.releases, version, MinorRelease(ga=catalog.releases[version].ga, end=date.today() + timedelta(days=30)))
+    assert any("kubernetesVersion" in w and f"leaves {catalog.support}" in w for w in plan_stack(EXAMPLE_SCALE_STACK[cloud]).warnings)
+
+
+def test_version_catalogs_follow_each_platforms_calendar_rules() -> None:
+    """EKS: standard support is 14 months from the EKS release. AKS: an end of life given as a
+    month is that month's last day. Both: sourced and read on a date."""
+    for version, release in KUBERNETES_VERSIONS["aws"].releases.items():
+        months = (release.end.year - release.ga.year) * 12 + release.end.month - release.ga.month
+        assert months == 14 and release.end.day == release.ga.day, version
+    for version, release in KUBERNETES_VERSIONS["azure"].releases.items():
+        assert (release.end + timedelta(days=1)).day == 1 and release.ga < release.end, version
+    for catalog in KUBERNETES_VERSIONS.values():
+        assert catalog.source.startswith("https://") and catalog.read <= date.today()
+
+
+# --------------------------------------------------------------------------- EKS cluster admins
+
+
+def test_the_deployer_is_recognised_from_its_session_arn() -> None:
+    session = f"arn:aws:sts::{MOCK_ACCOUNT_ID}:assumed-role/Deployer/ci-42"
+    assert names_the_caller(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/Deployer", session)
+    assert names_the_caller(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/platform/deployer", session), "the session ARN drops the role's path; names ignore case"
+    assert not names_the_caller(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/Deployer-2", session)
+    assert not names_the_caller(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/Deployer", session)
+    assert not names_the_caller("arn:aws:iam::210987654321:role/Deployer", session)
+    user = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/ops/alice"
+    assert names_the_caller(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/alice", user) and not names_the_caller(f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/alice", user)
+
+
+def test_a_cluster_admin_naming_the_deployer_is_refused_before_deploy(tmp_path: Path) -> None:
+    """EKS makes the creator's access entry itself: a second one fails with ResourceInUseException.
+    The offline engine's caller is the mock user (scripts/mocks.py)."""
+    other = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/platform-admins"
+    deployer = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline-plan"
+    with pytest.raises(ProgramError) as err:
+        plan_stack(_stack_with_scale(tmp_path, "aws", "creator-admin", clusterAdmins=[other, deployer]))
+    assert "llm-platform:scale.clusterAdmins[1]" in str(err.value) and "ResourceInUseException" in str(err.value)
+    assert "clusterAdmins[0]" not in str(err.value)
+    plan = plan_stack(_stack_with_scale(tmp_path, "aws", "other-admin", clusterAdmins=[other]))
+    assert [r.inputs["principalArn"] for r in _of(plan, "aws:eks/accessEntry:AccessEntry")] == [other]

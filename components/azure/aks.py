@@ -136,6 +136,7 @@ class AksCluster(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             location=args.location,
             dns_prefix=args.cluster_name,
+            # An alias minor ("1.35": the latest GA patch), checked against components/k8s/versions.py.
             kubernetes_version=args.kubernetes_version,
             sku=azure.containerservice.ManagedClusterSKUArgs(name="Base", tier="Standard"),
             identity=azure.containerservice.ManagedClusterIdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),

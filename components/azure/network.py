@@ -1,5 +1,13 @@
-"""A VNet with an apps subnet (Container Apps), a data subnet (PostgreSQL Flexible Server) and a
-private-endpoints subnet; private DNS zones linked to it; and a helper for private endpoints."""
+"""A VNet with two Container Apps subnets (`apps` for the PoC's external environment,
+`apps-internal` for the internal environment of Beta and Scale), a data subnet (PostgreSQL
+Flexible Server) and a private-endpoints subnet; private DNS zones linked to it; and a helper for
+private endpoints.
+
+A subnet hosts one Container Apps environment only, and an environment's accessibility cannot
+change in place (learn.microsoft.com/azure/container-apps/networking, read 2026-11-30): PoC ->
+Beta creates the internal environment before it deletes the external one, so the two need
+different subnets. Both subnets exist in every phase, so promotion never changes the VNet's
+subnets (a subnet still in use cannot be removed)."""
 
 from __future__ import annotations
 
@@ -23,20 +31,37 @@ class VirtualNetworkArgs:
     extra_subnets: Sequence[str] = ()  # names of further /23 subnets (e.g. "aks")
 
 
+APPS_SUBNET = "apps"
+INTERNAL_APPS_SUBNET = "apps-internal"
+
+
+def environment_subnet(internal: bool) -> str:
+    """The subnet of the Container Apps environment with that accessibility."""
+    return INTERNAL_APPS_SUBNET if internal else APPS_SUBNET
+
+
 @dataclass(frozen=True)
 class SubnetLayout:
     apps: str
+    apps_internal: str
     data: str
     endpoints: str
     extra: dict[str, str]
 
 
 def plan_azure_subnets(cidr: ipaddress.IPv4Network, extra: Sequence[str] = ()) -> SubnetLayout:
-    """/23 for Container Apps (its minimum with workload profiles), /24 data, /24 endpoints."""
+    """/23 blocks: `apps` first, then data and endpoints (/24 each), then the extra subnets (e.g.
+    Scale's `aks`), and `apps-internal` in the last block, so adding it moved no existing subnet.
+    A workload-profiles environment needs a delegated subnet of at least /27 (Consumption-only
+    environments /23; learn.microsoft.com/azure/container-apps/networking, "Environment
+    selection", read 2026-11-30); /23 leaves room for replicas to scale out."""
     blocks = list(cidr.subnets(new_prefix=23))
+    if 2 + len(extra) > len(blocks) - 1:
+        raise ValueError(f"{cidr} has {len(blocks)} /23 blocks: too few for apps, data/endpoints, {', '.join(extra)} and {INTERNAL_APPS_SUBNET}")
     data, endpoints = list(blocks[1].subnets(new_prefix=24))
     return SubnetLayout(
         apps=str(blocks[0]),
+        apps_internal=str(blocks[-1]),
         data=str(data),
         endpoints=str(endpoints),
         extra={name: str(blocks[2 + i]) for i, name in enumerate(extra)},
@@ -45,7 +70,6 @@ def plan_azure_subnets(cidr: ipaddress.IPv4Network, extra: Sequence[str] = ()) -
 
 class VirtualNetwork(pulumi.ComponentResource):
     vnet_id: pulumi.Output[str]
-    apps_subnet_id: pulumi.Output[str]
     data_subnet_id: pulumi.Output[str]
     endpoints_subnet_id: pulumi.Output[str]
     extra_subnet_ids: dict[str, pulumi.Output[str]]
@@ -58,11 +82,14 @@ class VirtualNetwork(pulumi.ComponentResource):
         super().__init__("llm-platform:azure:VirtualNetwork", name, None, opts)
         layout = plan_azure_subnets(args.cidr, args.extra_subnets)
         subnets = [
-            azure.network.SubnetArgs(
-                name="apps",
-                address_prefix=layout.apps,
-                delegations=[azure.network.DelegationArgs(name="container-apps", service_name="Microsoft.App/environments")],
-            ),
+            *[
+                azure.network.SubnetArgs(
+                    name=subnet,
+                    address_prefix=prefix,
+                    delegations=[azure.network.DelegationArgs(name="container-apps", service_name="Microsoft.App/environments")],
+                )
+                for subnet, prefix in ((APPS_SUBNET, layout.apps), (INTERNAL_APPS_SUBNET, layout.apps_internal))
+            ],
             azure.network.SubnetArgs(
                 name="data",
                 address_prefix=layout.data,
@@ -112,11 +139,15 @@ class VirtualNetwork(pulumi.ComponentResource):
             self.zone_ids[service] = zone.id
 
         self.vnet_id = vnet.id
-        self.apps_subnet_id = subnet_id("apps")
         self.data_subnet_id = subnet_id("data")
         self.endpoints_subnet_id = subnet_id("endpoints")
         self.extra_subnet_ids = {n: subnet_id(n) for n in layout.extra}
         self.register_outputs({"vnet_id": vnet.id})
+
+    def environment_subnet_id(self, internal: bool) -> pulumi.Output[str]:
+        """The subnet for the Container Apps environment with that accessibility."""
+        subnet = environment_subnet(internal)
+        return self.vnet_id.apply(lambda vid: f"{vid}/subnets/{subnet}")
 
 
 @dataclass

@@ -69,6 +69,46 @@ AVAILABILITY: Final[dict[tuple[str, str], dict[str, frozenset[str]]]] = {
 
 
 @dataclass(frozen=True)
+class ModelFamily:
+    """How a model is called: reasoning models (GPT-5 series, o-series) take
+    `max_completion_tokens` and reject `max_tokens` and sampling parameters (`temperature`,
+    `top_p`, penalties, `logprobs`), and Microsoft documents them on the v1 API only."""
+
+    name: str
+    reasoning: bool
+    api_version: str  # the data-plane API version the gateway calls the deployment with
+
+
+# Sources (read 2026-11-30): "Azure OpenAI reasoning models", MicrosoftDocs/azure-ai-docs
+# articles/foundry/openai/how-to/reasoning.md (ms.date 02/24/2026): the "API & feature support"
+# table's API Version row lists only `v1` for every GPT-5 series model (gpt-5, gpt-5-mini,
+# gpt-5.1, ...), and "Not Supported" lists temperature, top_p, presence_penalty,
+# frequency_penalty, logprobs, top_logprobs, logit_bias, max_tokens.
+# https://learn.microsoft.com/azure/ai-foundry/openai/how-to/reasoning
+# Other chat and embedding models: the GA data-plane version 2024-10-21
+# (https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle).
+# Limited access: the same article's Availability table says "Access is no longer restricted"
+# for gpt-5.1, gpt-5 and "No access request needed" for gpt-5-mini; newer ones (gpt-5.2, gpt-5.4)
+# need the limited-access application (aka.ms/oai/gpt5access) before a deployment can be created.
+GPT5_REASONING = ModelFamily("GPT-5 series (reasoning)", reasoning=True, api_version="v1")
+GPT4_CHAT = ModelFamily("GPT-4o / GPT-4.1 chat", reasoning=False, api_version="2024-10-21")
+EMBEDDINGS = ModelFamily("embeddings", reasoning=False, api_version="2024-10-21")
+
+MODEL_FAMILIES: Final[dict[str, ModelFamily]] = {
+    "gpt-5.1": GPT5_REASONING,
+    "gpt-5": GPT5_REASONING,
+    "gpt-5-mini": GPT5_REASONING,
+    "gpt-4.1": GPT4_CHAT,
+    "gpt-4.1-mini": GPT4_CHAT,
+    "gpt-4o": GPT4_CHAT,
+    "gpt-4o-mini": GPT4_CHAT,
+    "text-embedding-3-large": EMBEDDINGS,
+    "text-embedding-3-small": EMBEDDINGS,
+    "text-embedding-ada-002": EMBEDDINGS,
+}
+
+
+@dataclass(frozen=True)
 class Retirement:
     on: dt.date
     firm: bool  # False: "no earlier than" (Microsoft has not scheduled it yet)
@@ -104,6 +144,7 @@ class ResolvedDeployment:
     model: str
     version: str
     sku: str
+    family: ModelFamily
 
 
 def _where_offered(model: str, version: str) -> str:
@@ -149,7 +190,11 @@ def resolve_deployment(
         raise DeploymentChoiceError("model", model, f"version {version} {what} in the Azure OpenAI catalog (components/azure/openai_catalog.py; known: {known}); declare where it is served with `regions`")
     elif location not in {normalize_azure_location(r) for r in regions}:
         raise DeploymentChoiceError("model", model, f"{model} {version} has no {chosen} deployments in {location}; regions declared: {', '.join(sorted(regions))}")
-    return ResolvedDeployment(name, model, version, chosen)
+    family = MODEL_FAMILIES.get(model)
+    if family is None:
+        # `regions` can declare where a model is served, not how it is called.
+        raise DeploymentChoiceError("model", model, f"has no model family in the Azure OpenAI catalog (components/azure/openai_catalog.py MODEL_FAMILIES; known: {', '.join(sorted(MODEL_FAMILIES))}): the gateway must know whether it is a reasoning model and which API version serves it")
+    return ResolvedDeployment(name, model, version, chosen, family)
 
 
 def retirement_warning(model: str, version: str, today: dt.date | None = None) -> str | None:
