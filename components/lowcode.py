@@ -567,6 +567,22 @@ def flowise(backends: Backends) -> AppSpec:
     )
 
 
+# Vector stores an app cannot use, and why (flowise@3.1.3, read 2026-11-30). The stacks refuse
+# these combinations instead of deploying a store the app cannot reach.
+UNUSABLE_VECTOR_ENGINES: Mapping[tuple[str, str], str] = {
+    ("flowise", "opensearch-serverless"): (
+        "Flowise's OpenSearch node authenticates with basic auth only (packages/components/nodes/vectorstores/OpenSearch/"
+        "OpenSearch.ts getOpenSearchClient), while OpenSearch Serverless accepts only SigV4-signed requests; use Dify, "
+        "or Flowise on Azure with postgres-pgvector"
+    ),
+    ("flowise", "aurora-pgvector"): (
+        "Flowise's Postgres vector store sets `ssl` itself (vectorstores/Postgres/utils.ts, driver/TypeORM.ts), so PGSSLMODE "
+        "does not apply: without TLS Aurora (rds.force_ssl) refuses it, with TLS it verifies against Node's CA store, "
+        "which lacks the RDS CA; use Dify, or Flowise on Azure with postgres-pgvector"
+    ),
+}
+
+
 def build_app_spec(kind: str, backends: Backends) -> AppSpec:
     builders = {"dify": dify, "flowise": flowise}
     return builders[kind](backends)

@@ -883,6 +883,7 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
     from components.aws.bedrock_catalog import ModelChoiceError, resolve_model
     from components.azure.checks import vector_store_problems
     from components.azure.openai_catalog import DeploymentChoiceError, resolve_deployment
+    from components.lowcode import UNUSABLE_VECTOR_ENGINES
 
     key = f"{NAMESPACE}:beta"
     beta = config.beta
@@ -898,6 +899,8 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem(f"{key}.vectorStore.engine", engine, f"is not available on {cloud}; allowed: {', '.join(VECTOR_ENGINES[cloud])}"))
     elif engine == "opensearch-serverless" and profile.aws_partition == "aws-cn":
         problems.append(ConfigProblem(f"{key}.vectorStore.engine", engine, "OpenSearch Serverless is not offered in the aws-cn partition; use aurora-pgvector"))
+    elif (config.poc.app.kind.value, engine) in UNUSABLE_VECTOR_ENGINES:
+        problems.append(ConfigProblem(f"{key}.vectorStore.engine", engine, f"{config.poc.app.kind.value} cannot use it: {UNUSABLE_VECTOR_ENGINES[(config.poc.app.kind.value, engine)]}"))
     if config.cloud is Cloud.AWS:
         if beta.azure_openai is not None:
             problems.append(ConfigProblem(f"{key}.azureOpenAI", "(set)", "is an Azure setting; on AWS configure beta.bedrock"))

@@ -65,8 +65,10 @@ VARIANTS: tuple[Case, ...] = (
         "llm-platform:poc": {"apiProviders": ["deepseek"]},
     }),
     # Beta: the other vector store and the other app on each cloud, and the us profile.
-    Case("beta-aws-flowise-aurora-us", "beta-aws", _us_aws({
-        "llm-platform:poc": {"app": {"kind": "flowise"}, "apiProviders": ["openai"]},
+    # Flowise cannot use either AWS vector store (components/lowcode.py UNUSABLE_VECTOR_ENGINES):
+    # the AWS Beta and Scale variants run Dify under us.
+    Case("beta-aws-dify-aurora-us", "beta-aws", _us_aws({
+        "llm-platform:poc": {"apiProviders": ["openai"]},
         "llm-platform:beta": {"bedrock": _US_BEDROCK, "vectorStore": {"engine": "aurora-pgvector"}},
     })),
     Case("beta-aws-dify-aurora-eu", "beta-aws", {
@@ -83,8 +85,8 @@ VARIANTS: tuple[Case, ...] = (
         "llm-platform:poc": {"apiProviders": ["openai"]},
     }, drop=("llm-platform:beta.azureOpenAI.deployments.1",)),
     # Scale: the other app and vector store on each cloud.
-    Case("scale-aws-flowise-aurora-us", "scale-aws", _us_aws({
-        "llm-platform:poc": {"app": {"kind": "flowise"}, "apiProviders": ["openai"]},
+    Case("scale-aws-dify-aurora-us", "scale-aws", _us_aws({
+        "llm-platform:poc": {"apiProviders": ["openai"]},
         "llm-platform:beta": {"bedrock": _US_BEDROCK, "vectorStore": {"engine": "aurora-pgvector"}},
         "llm-platform:scale": {
             "routes": [{"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["api:openai/gpt-4o", "bedrock:chat"]}],

@@ -42,6 +42,9 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("model-not-in-region-for-strict-profile", "beta-aws", {"llm-platform:residency": "eu-strict"}, "llm-platform:beta.bedrock.models[0].model"),
     ("unknown-bedrock-model", "beta-aws", {"llm-platform:beta": {"bedrock": {"models": [{"name": "x", "model": "acme.super-model-v1:0"}]}}}, "llm-platform:beta.bedrock.models[0].model"),
     ("vector-engine-of-other-cloud", "beta-aws", {"llm-platform:beta": {"vectorStore": {"engine": "ai-search"}}}, "llm-platform:beta.vectorStore.engine"),
+    # Flowise cannot reach either AWS vector store (SigV4-only OpenSearch Serverless; Aurora's TLS with the RDS CA).
+    ("flowise-on-opensearch-serverless", "beta-aws", {"llm-platform:poc": {"app": {"kind": "flowise"}}}, "llm-platform:beta.vectorStore.engine"),
+    ("flowise-on-aurora-pgvector", "beta-aws", {"llm-platform:poc": {"app": {"kind": "flowise"}}, "llm-platform:beta": {"vectorStore": {"engine": "aurora-pgvector"}}}, "llm-platform:beta.vectorStore.engine"),
     ("no-nat-without-registry", "beta-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}}, "llm-platform:beta.imageRegistry"),
     ("global-sku-under-eu", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2024-11-20", "sku": "GlobalStandard"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].sku"),
     ("azure-model-not-in-region", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2099-01-01"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].model"),

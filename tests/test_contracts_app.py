@@ -93,7 +93,7 @@ def test_services_depend_on_everything_that_attaches_their_target_groups(case_id
     assert checked
 
 
-@pytest.mark.parametrize(("poc", "beta"), [("poc-aws", "beta-aws"), ("poc-aws-flowise-us", "beta-aws-flowise-aurora-us")])
+@pytest.mark.parametrize(("poc", "beta"), [("poc-aws", "beta-aws"), ("poc-aws", "beta-aws-dify-aurora-eu")])
 def test_alb_replacement_takes_its_target_groups_with_it(poc: str, beta: str, plan_of: Callable[..., Plan]) -> None:
     """PoC -> Beta turns the ALB internal, which replaces it; a target group serves one ALB only,
     so each of its target groups must change a replace-forcing input (its name) as well."""

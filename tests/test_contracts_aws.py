@@ -466,3 +466,22 @@ def test_every_log_group_a_service_writes_is_ours_with_key_and_retention(case_id
         assert group is not None, f"{writer.urn} writes to {name}, which the stack does not create (no key, no retention)"
         assert group.inputs.get("kmsKeyId") and group.inputs.get("retentionInDays"), f"{name}: key and retention"
         assert group.urn in writer.dependencies, f"{writer.urn} may start writing before {name} exists"
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES)
+def test_trust_policies_only_condition_on_context_the_service_sends(case_id: str) -> None:
+    """A StringEquals on a key the request lacks denies it: EC2 sends no aws:SourceAccount when it
+    takes instance-profile credentials, so a conditioned node role leaves every node without
+    credentials (components/aws/eks.py SERVICES_WITHOUT_SOURCE_CONTEXT)."""
+    from components.aws.eks import SERVICES_WITHOUT_SOURCE_CONTEXT
+
+    checked = 0
+    for role in (r for r in plan_for(case_id).resources if r.type == "aws:iam/role:Role"):
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            services = (statement.get("Principal") or {}).get("Service")
+            services = [services] if isinstance(services, str) else services or []
+            if set(services) & SERVICES_WITHOUT_SOURCE_CONTEXT:
+                checked += 1
+                assert "aws:SourceAccount" not in json.dumps(statement.get("Condition", {})), f"{role.name}: {statement}"
+    if PHASE[case_id] == "scale":
+        assert checked, "the EKS node role trusts ec2.amazonaws.com"

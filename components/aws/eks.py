@@ -125,13 +125,19 @@ class EksClusterArgs:
     preview_principal: str | None = None
 
 
+# Services that do not send aws:SourceAccount when they assume a role: EC2 fetching instance-profile
+# credentials is not a cross-service request, and a StringEquals on a key the request lacks
+# denies it, so the nodes would get no credentials. AWS's own node-role trust policy has no
+# condition (EKS User Guide, "Amazon EKS node IAM role"; prowler-cloud/prowler#2810 exempts
+# ec2.amazonaws.com from its confused-deputy check for this reason).
+SERVICES_WITHOUT_SOURCE_CONTEXT = frozenset({"ec2.amazonaws.com"})
+
+
 def _trust(service: str, account: AwsAccount, actions: Sequence[str] = ("sts:AssumeRole",)) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions), "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}}}],
-        }
-    )
+    statement: dict[str, object] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}
+    if service not in SERVICES_WITHOUT_SOURCE_CONTEXT:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account.account_id}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 class EksCluster(pulumi.ComponentResource):
