@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from components.azure.clouds import CLOUDS
+from components.mirrors import Mirrors
 from policies.llm_guard.profiles import (
     BUILTIN_PROFILES,
     ResidencyProfile,
@@ -443,6 +444,21 @@ class ScaleConfig(_Model):
         return self
 
 
+# --------------------------------------------------------------------------- mirrors (every phase)
+
+
+class MirrorsConfig(_Model):
+    """Where images, charts, Python packages and model weights come from (None = upstream)."""
+
+    image_registry: str | None = Field(None, alias="imageRegistry")
+    helm_repository: str | None = Field(None, alias="helmRepository")
+    python_index: str | None = Field(None, alias="pythonIndex")
+    model_source: str | None = Field(None, alias="modelSource")
+
+    def for_components(self) -> Mirrors:
+        return Mirrors(self.image_registry, self.helm_repository, self.python_index, self.model_source)
+
+
 # --------------------------------------------------------------------------- the whole stack
 
 
@@ -458,6 +474,7 @@ class PlatformConfig(_Model):
     poc: PocConfig
     beta: BetaConfig | None = None
     scale: ScaleConfig | None = None
+    mirrors: MirrorsConfig = Field(default_factory=MirrorsConfig)
 
     # Filled from the provider namespaces by `load_config`, not from `llm-platform:`.
     region: str = ""
@@ -493,7 +510,7 @@ class PlatformConfig(_Model):
         return 1 if self.phase is Phase.POC else 0
 
 
-KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta", "scale")
+KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta", "scale", "mirrors")
 SECRET_KEYS = ("huggingFaceToken",)  # besides the <provider>ApiKey secrets
 
 # --------------------------------------------------------------------------- what output may show
