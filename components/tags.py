@@ -1,21 +1,11 @@
-"""The one place that computes the tags every resource carries."""
+"""Tag rules every resource follows, and how Kubernetes objects carry them. Which values a stack
+gives them is decided in stacks/context.py (`platform_tags`); components never read the config."""
 
 from __future__ import annotations
 
 import re
 
-from stacks.config import PlatformConfig
-
 REQUIRED_TAG_KEYS = ("cost-center", "owner", "phase", "data-residency")
-
-
-def platform_tags(config: PlatformConfig) -> dict[str, str]:
-    """cost-center, owner, phase, data-residency (= the profile name) and the user's extra tags."""
-    return {
-        **config.tags.all(),
-        "phase": config.phase.value,
-        "data-residency": config.residency,
-    }
 
 
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]")

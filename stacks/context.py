@@ -10,7 +10,6 @@ import pulumi
 
 from components.aws.partition import AwsAccount
 from components.naming import Namer
-from components.tags import platform_tags
 from stacks.config import Cloud, PlatformConfig
 
 # Stack config keys of the aws provider that the explicit provider honours too (an explicit
@@ -27,6 +26,15 @@ _AWS_PASSTHROUGH = {
     "stsRegion": "sts_region",
     "maxRetries": "max_retries",
 }
+
+
+def platform_tags(config: PlatformConfig) -> dict[str, str]:
+    """cost-center, owner, phase, data-residency (= the profile name) and the user's extra tags."""
+    return {
+        **config.tags.all(),
+        "phase": config.phase.value,
+        "data-residency": config.residency,
+    }
 
 
 @dataclass
