@@ -9,8 +9,11 @@ that the deployment fills, so the same config.yaml runs in the cluster and in th
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -19,8 +22,26 @@ from components.azure.openai_catalog import ResolvedDeployment
 from components.lowcode import Container, SecretRef, Service
 
 Tier = Literal["self-hosted", "managed", "api"]
+# Request types a route serves; clients pick a route by its public name (the model alias).
+RouteKind = Literal["chat", "embeddings", "code", "long-context"]
+ROUTE_KINDS: tuple[RouteKind, ...] = ("chat", "embeddings", "code", "long-context")
 GATEWAY_PORT = 4000
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+# The custom auth module ships beside config.yaml (LiteLLM imports `<module>.<name>` from the
+# config file's directory: litellm/proxy/types_utils/utils.py get_instance_fn).
+AUTH_MODULE = "llm_platform_auth"
+TEAMS_ENV = "LLM_PLATFORM_TEAMS"  # JSON {team: {models, monthly_budget_usd}}; no secret in it
+BUDGET_ALERTS_ENV = "LLM_PLATFORM_BUDGET_ALERT_PERCENTS"  # e.g. "50,80,100"
+UPSTREAM_BUDGETS_ENV = "LLM_PLATFORM_UPSTREAM_BUDGETS"  # JSON {upstream id: USD per month}, for alerts
+# Shared state (budgets, cooldowns, usage) for every gateway replica: the managed Redis, given to
+# the pod as these env vars (interfaces.md section 4); REDIS_SSL is "True"/"False".
+REDIS_ENV = ("REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
+REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
+
+
+def team_key_env(team: str) -> str:
+    """Env var holding a team's gateway key in the gateway pod (hashed at start, compared in constant time)."""
+    return "LLM_PLATFORM_TEAM_KEY_" + re.sub(r"[^A-Z0-9]", "_", team.upper())
 
 
 @dataclass(frozen=True)
@@ -32,74 +53,154 @@ class Upstream:
     tier: Tier
     api_base: str | None = None
     api_key_env: str | None = None  # env var holding the key; the gateway gets it from a secret
-    rpm: int | None = None
+    rpm: int | None = None  # per gateway replica: the router's pre-call check skips it when reached
     tpm: int | None = None
+    # Requests in flight per gateway replica; one more is refused at once (429) and the router
+    # moves on to the next order level (litellm/router_utils/client_initalization_utils.py
+    # MaxParallelRequestsLimit), which is how a saturated self-hosted model overflows.
+    max_parallel_requests: int | None = None
     max_budget: float | None = None  # USD per budget_duration for this deployment
     budget_duration: str | None = None  # e.g. "30d"
-    params: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region_name, timeout, ...
+    timeout: float | None = None  # seconds for a whole non-streaming answer
+    stream_timeout: float | None = None  # seconds between stream chunks (and to the first one)
+    params: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region_name, ...
     model_info: Mapping[str, Any] = field(default_factory=dict)  # e.g. base_model: what LiteLLM may not infer
 
 
 @dataclass(frozen=True)
 class Route:
-    """`primary` upstreams share the public name and are load-balanced; each fallback is tried in
-    order when the group before it errors or is cooling down."""
+    """`primary` upstreams share the public name and are balanced (least busy); the fallbacks
+    follow, one order level each, in the configured order. All are deployments of ONE public
+    model group: LiteLLM serves the lowest `order` level that has a deployment available and
+    moves to the next level when that one errors, is cooling down, is over its rpm or has no
+    free slot (litellm/router.py: "ORDER FILTERING" in the deployment filter and "ORDER-BASED
+    FALLBACKS" in async_function_with_fallbacks, 1.108.6). No internal group exists, so nothing
+    but the public names is listed by /v1/models or callable."""
 
     name: str  # what clients ask for
     primary: tuple[Upstream, ...]
     fallbacks: tuple[Upstream, ...] = ()
+    kind: RouteKind = "chat"
+
+
+@dataclass(frozen=True)
+class Team:
+    """A caller of the gateway with its own key: the public routes it may use and its monthly budget."""
+
+    name: str
+    models: tuple[str, ...]
+    monthly_budget_usd: float | None = None
+
+    @property
+    def key_env(self) -> str:
+        return team_key_env(self.name)
+
+
+@dataclass(frozen=True)
+class GatewayAccess:
+    """Scoped keys and shared state: teams authenticate with their own key (the master key stays
+    for administration), budgets and cooldowns live in Redis, alerts go to the log."""
+
+    teams: tuple[Team, ...]
+    budget_alert_percents: tuple[int, ...] = (80, 100)
+    upstream_budgets_usd: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RouterSettings:
-    num_retries: int = 2
-    allowed_fails: int = 3  # failures within a minute before a deployment cools down
+    # A retry goes back to the same order level (after a backoff: 2 retries cost 2.7 s against a
+    # failing fake); the next order level is the better retry, so none by default.
+    num_retries: int = 0
+    # A deployment that fails more than this within a minute cools down (is skipped, in every
+    # replica: the cooldown is kept in Redis) for cooldown_seconds: with 1, the second failure
+    # trips it; each failed request still reaches the next order level at once.
+    allowed_fails: int = 1
     cooldown_seconds: int = 30
     timeout_seconds: int = 600
-    routing_strategy: str = "simple-shuffle"
+    routing_strategy: str = "least-busy"
 
 
-def _group_name(route: str, index: int) -> str:
-    return route if index == 0 else f"{route}--fallback-{index}"
+def _group_upstreams(route: Route) -> list[tuple[Upstream, ...]]:
+    return [*([route.primary] if route.primary else []), *[(f,) for f in route.fallbacks]]
 
 
-def litellm_config(routes: Sequence[Route], settings: RouterSettings | None = None, extra_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The proxy's config.yaml as a dict."""
+def _deployment(route: Route, upstream: Upstream, order: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": upstream.litellm_model, **dict(upstream.params)}
+    if upstream.api_base:
+        params["api_base"] = upstream.api_base
+    if upstream.api_key_env:
+        params["api_key"] = f"os.environ/{upstream.api_key_env}"
+    for key in ("rpm", "tpm", "max_parallel_requests", "max_budget", "budget_duration", "timeout", "stream_timeout"):
+        value = getattr(upstream, key)
+        if value is not None:
+            params[key] = value
+    if order is not None:
+        params["order"] = order
+    info = {**dict(upstream.model_info), "id": upstream.id, "platform_tier": upstream.tier, "platform_route_kind": route.kind}
+    return {"model_name": route.name, "litellm_params": params, "model_info": info}
+
+
+def litellm_config(
+    routes: Sequence[Route],
+    settings: RouterSettings | None = None,
+    extra_settings: Mapping[str, Any] | None = None,
+    access: GatewayAccess | None = None,
+) -> dict[str, Any]:
+    """The proxy's config.yaml as a dict. With `access`, the gateway authenticates teams with
+    the custom auth module (`gateway_files()`), and keeps budgets, usage and cooldowns in Redis."""
     settings = settings or RouterSettings()
     model_list: list[dict[str, Any]] = []
-    fallbacks: list[dict[str, list[str]]] = []
     for route in routes:
-        groups = [route.primary, *[(f,) for f in route.fallbacks]] if route.primary else [(f,) for f in route.fallbacks]
-        names = [_group_name(route.name, i) for i in range(len(groups))]
-        for group_name, upstreams in zip(names, groups, strict=True):
+        levels = _group_upstreams(route)
+        for level, upstreams in enumerate(levels, start=1):
             for upstream in upstreams:
-                params: dict[str, Any] = {"model": upstream.litellm_model, **dict(upstream.params)}
-                if upstream.api_base:
-                    params["api_base"] = upstream.api_base
-                if upstream.api_key_env:
-                    params["api_key"] = f"os.environ/{upstream.api_key_env}"
-                for key in ("rpm", "tpm", "max_budget", "budget_duration"):
-                    value = getattr(upstream, key)
-                    if value is not None:
-                        params[key] = value
-                info = {**dict(upstream.model_info), "id": upstream.id, "platform_tier": upstream.tier}
-                model_list.append({"model_name": group_name, "litellm_params": params, "model_info": info})
-        if len(names) > 1:
-            fallbacks.append({names[0]: names[1:]})
-    config: dict[str, Any] = {
-        "model_list": model_list,
-        "router_settings": {
-            "routing_strategy": settings.routing_strategy,
-            "num_retries": settings.num_retries,
-            "allowed_fails": settings.allowed_fails,
-            "cooldown_time": settings.cooldown_seconds,
-            "timeout": settings.timeout_seconds,
-            "fallbacks": fallbacks,
-        },
-        "litellm_settings": {"drop_params": True, "request_timeout": settings.timeout_seconds, **dict(extra_settings or {})},
-        "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
+                model_list.append(_deployment(route, upstream, level if len(levels) > 1 else None))
+    router_settings: dict[str, Any] = {
+        "routing_strategy": settings.routing_strategy,
+        "num_retries": settings.num_retries,
+        "allowed_fails": settings.allowed_fails,
+        "cooldown_time": settings.cooldown_seconds,
+        "timeout": settings.timeout_seconds,
+        # Skips deployments over their rpm and inputs over a context window before the call
+        # (litellm/router.py _pre_call_checks).
+        "enable_pre_call_checks": True,
     }
-    return config
+    litellm_settings: dict[str, Any] = {"drop_params": True, "request_timeout": settings.timeout_seconds}
+    general_settings: dict[str, Any] = {"master_key": f"os.environ/{MASTER_KEY_ENV}"}
+    if access is not None:
+        # The router's cache (deployment budgets, cooldowns, usage) in Redis: one state for all
+        # replicas that survives restarts (litellm/router.py: redis_host and redis_port enable
+        # it; litellm/_redis.py reads REDIS_SSL and the other REDIS_* env vars).
+        router_settings.update({"redis_host": "os.environ/REDIS_HOST", "redis_port": "os.environ/REDIS_PORT", "redis_password": f"os.environ/{REDIS_PASSWORD_ENV}"})
+        general_settings.update(
+            {
+                "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
+                # Model access of the key returned by custom auth (key_model_access_denied, 403)
+                # is checked only with both of these (litellm/proxy/auth/user_api_key_auth.py
+                # _run_post_custom_auth_checks -> enforce_key_and_fallback_model_access).
+                "custom_auth_run_common_checks": True,
+            }
+        )
+        litellm_settings.update({"enable_post_custom_auth_checks": True, "callbacks": [f"{AUTH_MODULE}.spend_tracker"]})
+    for key, value in (extra_settings or {}).items():
+        # Callbacks add up (metrics exporters besides the spend tracker).
+        litellm_settings[key] = [*litellm_settings.get(key, []), *value] if key == "callbacks" else value
+    return {"model_list": model_list, "router_settings": router_settings, "litellm_settings": litellm_settings, "general_settings": general_settings}
+
+
+def gateway_files() -> dict[str, str]:
+    """Files shipped beside config.yaml (the custom auth and spend module)."""
+    return {f"{AUTH_MODULE}.py": (Path(__file__).parent / "gateway_auth.py").read_text()}
+
+
+def access_env(access: GatewayAccess) -> dict[str, str]:
+    """Plain env the auth module reads (team scopes and budgets, alert thresholds)."""
+    teams = {t.name: {"models": list(t.models), "monthly_budget_usd": t.monthly_budget_usd} for t in access.teams}
+    return {
+        TEAMS_ENV: json.dumps(teams, sort_keys=True),
+        BUDGET_ALERTS_ENV: ",".join(str(p) for p in sorted(access.budget_alert_percents)),
+        UPSTREAM_BUDGETS_ENV: json.dumps(dict(access.upstream_budgets_usd), sort_keys=True),
+    }
 
 
 def azure_openai_upstream(upstream_id: str, deployment: ResolvedDeployment, endpoint: str, **limits: Any) -> Upstream:

@@ -162,6 +162,9 @@ class Backends:
     vector_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: vector store credentials
     model_env: Mapping[str, Any] = field(default_factory=dict)  # Beta: managed model settings
     model_secrets: Mapping[str, SecretRef] = field(default_factory=dict)  # Beta: e.g. the gateway key
+    # Dify's plugin daemon and sandbox install Python packages from this index (PIP_MIRROR_URL;
+    # components.mirrors.python_index_env); empty = pypi.org.
+    package_index_env: Mapping[str, str] = field(default_factory=dict)
     # How Flowise's Postgres client does TLS on this cloud (see stacks/poc.py for the why).
     flowise_database_tls_env: Mapping[str, str] = field(default_factory=dict)
     # Let Dify's code sandbox open sockets. Off: the sandbox shares the task's network namespace
@@ -171,15 +174,12 @@ class Backends:
 
 
 def image(key: str, overrides: Mapping[str, str], registry: str | None = None) -> str:
-    """The image reference; with `registry` (a mirror such as an ECR pull-through cache) the
-    upstream repository path is kept and the upstream host dropped."""
+    """The image reference: the full upstream reference, or its copy under the `registry` mirror
+    (`llm-platform:mirrors.imageRegistry`, layout in components/mirrors.py)."""
+    from components.mirrors import Mirrors, full_reference, mirrored_image
+
     tag = overrides.get(key, DEFAULT_IMAGE_TAGS[key])
-    repo = IMAGE_REPOSITORIES[key]
-    if registry:
-        first, _, rest = repo.partition("/")
-        path = rest if "." in first and rest else repo
-        return f"{registry.rstrip('/')}/{path}:{tag}"
-    return f"{repo}:{tag}"
+    return mirrored_image(full_reference(f"{IMAGE_REPOSITORIES[key]}:{tag}"), Mirrors(image_registry=registry))
 
 
 def api_key_env_name(provider: str) -> str:
@@ -397,6 +397,7 @@ def dify(backends: Backends) -> AppSpec:
             "HTTP_PROXY": local_proxy,
             "HTTPS_PROXY": local_proxy,
             "SANDBOX_PORT": "8194",
+            **backends.package_index_env,
         }),
         secrets={"API_KEY": SecretRef(SecretName.SANDBOX_KEY.value)},
     )
@@ -432,6 +433,7 @@ def dify(backends: Backends) -> AppSpec:
             "FORCE_VERIFYING_SIGNATURE": "true",
             "PLUGIN_MAX_EXECUTION_TIMEOUT": "600",
             **backends.plugin_storage_env,
+            **backends.package_index_env,
         }),
         secrets={
             **_DB,

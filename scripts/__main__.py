@@ -109,6 +109,14 @@ def _graph_of(args: argparse.Namespace, command: str) -> dict[str, Any]:
     raise UsageError(f"{command}: name a STACK or give --plan PLAN.json")
 
 
+def cmd_images(args: argparse.Namespace) -> int:
+    from scripts.images import render, report
+
+    result = report(_graph_of(args, "images"))
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from scripts.audit import analyze, read_policy_config, render, resolve_audit_profile
 
@@ -279,6 +287,26 @@ def cmd_audit_live(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.mandatory else EXIT_OK
 
 
+def cmd_new_stack(args: argparse.Namespace) -> int:
+    from scripts.new_stack import new_stack
+
+    path = new_stack(args.name, args.cloud, args.phase, args.residency, args.region, args.app, force=args.force)
+    print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    print(f"next: python -m scripts plan {args.name}   (then: python -m scripts audit {args.name})")
+    return EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from scripts.diff import render_markdown, render_text
+    from scripts.new_stack import promote, promotion_diff
+
+    path, before, _ = promote(args.name, args.to)
+    print(f"promoted {args.name} to {args.to}: {path.name} now has llm-platform:{args.to}")
+    diff = promotion_diff(args.name, before, path)
+    print(render_markdown(diff, f"Plan diff of {args.name} promoted to {args.to}") if args.markdown else render_text(diff, color=sys.stdout.isatty()), end="\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m scripts", description="llm-platform operator commands (offline unless noted)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -295,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--policy-config", help="a policy pack config file, as given to `pulumi preview --policy-pack-config`")
     audit.add_argument("--json", action="store_true", help="print the result as JSON")
     audit.set_defaults(func=cmd_audit)
+    images = sub.add_parser("images", help="every image and chart a stack pulls, their upstreams and the commands that copy them into the mirrors")
+    images.add_argument("stack", nargs="?", help="stack name or stack config file to plan")
+    images.add_argument("--plan", help="read this recorded graph (the JSON of `plan --json`) instead of planning")
+    images.add_argument("--json", action="store_true", help="print the list as JSON")
+    images.set_defaults(func=cmd_images)
     policy_config = sub.add_parser("policy-config", help="print (or --write) the policy pack config for built-in residency profiles")
     policy_config.add_argument("profile", nargs="*", help="built-in profile names (default: all)")
     policy_config.add_argument("--write", action="store_true", help="write policies/config/<profile>.json")
@@ -330,6 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
     bootstrap.add_argument("--region", required=True, help="region of the bucket and key, e.g. eu-central-1")
     bootstrap.add_argument("--name", required=True, help="the state bucket's name (globally unique)")
     bootstrap.set_defaults(func=cmd_bootstrap)
+    new = sub.add_parser("new-stack", help="write stacks/Pulumi.NAME.yaml for a cloud, phase and residency profile from the examples")
+    new.add_argument("name", help="the stack name (stacks/Pulumi.<name>.yaml)")
+    new.add_argument("--cloud", required=True, help="aws or azure")
+    new.add_argument("--phase", required=True, help="poc, beta or scale")
+    new.add_argument("--residency", required=True, help="built-in residency profile: cn, eu, eu-strict, us, global")
+    new.add_argument("--region", help="a region of the profile (default: the profile's example region)")
+    new.add_argument("--app", help="dify or flowise (default: the example's)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing stack file")
+    new.set_defaults(func=cmd_new_stack)
+    promote = sub.add_parser("promote", help="add the next phase to a stack (keeping every name) and print the plan diff")
+    promote.add_argument("name", help="the stack name (stacks/Pulumi.<name>.yaml)")
+    promote.add_argument("--to", required=True, help="beta or scale")
+    promote.add_argument("--markdown", action="store_true", help="print the diff as Markdown")
+    promote.set_defaults(func=cmd_promote)
     live = sub.add_parser("audit-live", help="read-only residency and tag audit of an existing account [uses AWS]")
     live.add_argument("cloud", help="aws")
     live.add_argument("--profile", required=True, help="residency profile to audit against (eu, eu-strict, us, cn, global)")
@@ -345,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scripts.cost import CostInputError
     from scripts.engine import PlanInputError, ProgramError
     from scripts.live_audit import LiveAuditInputError
+    from scripts.new_stack import NewStackError
     from scripts.score import ScoreInputError
     from scripts.tco import TcoInputError
     from stacks.errors import ConfigError
@@ -356,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(parser.format_usage().strip())
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, PlanInputError, ConfigError, ProgramError, AuditInputError, BootstrapInputError, LiveAuditInputError, CostInputError, ScoreInputError, TcoInputError) as exc:
+    except (UsageError, NewStackError, PlanInputError, ConfigError, ProgramError, AuditInputError, BootstrapInputError, LiveAuditInputError, CostInputError, ScoreInputError, TcoInputError) as exc:
         print("error: " + " ".join(str(exc).splitlines()), file=sys.stderr)  # one line, whatever the input held
         return EXIT_BAD_INPUT
     except BrokenPipeError:

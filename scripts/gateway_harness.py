@@ -36,6 +36,7 @@ class PlannedGateway:
     config_yaml: str
     env: dict[str, str]  # plain env of the gateway container, as the Deployment sets it
     secret_env: list[str]  # env vars the Deployment fills from the gateway Secret
+    files: dict[str, str] = field(default_factory=dict)  # the ConfigMap's other files (beside config.yaml)
 
 
 def planned_gateway(plan: Plan) -> PlannedGateway:
@@ -44,13 +45,14 @@ def planned_gateway(plan: Plan) -> PlannedGateway:
     deployments = [r for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment" and r.inputs["metadata"]["name"] == "litellm"]
     if len(config_maps) != 1 or len(deployments) != 1:
         raise ValueError(f"expected one gateway ConfigMap and Deployment in stack {plan.stack}")
-    config_yaml = config_maps[0].inputs["data"]["config.yaml"]
-    if not isinstance(config_yaml, str):
+    data = dict(config_maps[0].inputs["data"])
+    config_yaml = data.pop("config.yaml")
+    if not isinstance(config_yaml, str) or not all(isinstance(v, str) for v in data.values()):
         raise ValueError("the gateway config.yaml is not known at preview")
     container = deployments[0].inputs["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     secret_env = [e["name"] for e in container["env"] if "valueFrom" in e]
-    return PlannedGateway(config_yaml, env, secret_env)
+    return PlannedGateway(config_yaml, env, secret_env, data)
 
 
 # --------------------------------------------------------------------------- fake upstreams
@@ -65,6 +67,7 @@ class FakeUpstream:
     label: str
     latency_s: float = 0.0
     mode: str = "ok"
+    usage: tuple[int, int] = (5, 4)  # prompt and completion tokens each answer reports (what LiteLLM prices)
     requests: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
 
@@ -99,7 +102,7 @@ class FakeUpstream:
                         "created": int(time.time()),
                         "model": body.get("model") or upstream.label,
                         "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer from {upstream.label}"}, "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
+                        "usage": {"prompt_tokens": upstream.usage[0], "completion_tokens": upstream.usage[1], "total_tokens": sum(upstream.usage)},
                     },
                 )
 
@@ -161,11 +164,14 @@ class RunningGateway:
 
 
 @contextmanager
-def run_gateway(config_yaml: str, env: Mapping[str, str], startup_timeout_s: float = 120.0) -> Iterator[RunningGateway]:
-    """Start `litellm --config` on a free loopback port; stop it (and its children) on exit."""
+def run_gateway(config_yaml: str, env: Mapping[str, str], startup_timeout_s: float = 120.0, files: Mapping[str, str] | None = None) -> Iterator[RunningGateway]:
+    """Start `litellm --config` on a free loopback port, with `files` beside the config as the
+    ConfigMap mounts them; stop it (and its children) on exit."""
     workdir = Path(tempfile.mkdtemp(prefix="litellm-"))
     config = workdir / "config.yaml"
     config.write_text(config_yaml)
+    for name, text in (files or {}).items():
+        (workdir / name).write_text(text)
     log_path = workdir / "litellm.log"
     port = free_port()
     process_env = {
@@ -240,6 +246,16 @@ def chat(base_url: str, model: str, key: str | None, timeout_s: float = 60.0) ->
             return exc.code, json.loads(body or b"{}")
         except json.JSONDecodeError:
             return exc.code, {"raw": body.decode(errors="replace")}
+
+
+def list_models(base_url: str, key: str) -> tuple[int, Any]:
+    """GET /v1/models; returns (status, JSON body)."""
+    request = urllib.request.Request(f"{base_url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
 
 
 def answer_of(body: Mapping[str, Any]) -> str:

@@ -10,12 +10,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from policies.llm_guard.location import reveal
 from policies.llm_guard.regions import aws_partition_of
+
+# Interface endpoint services with the cn.com.amazonaws prefix, per China region (sources in the file).
+CN_PREFIXED_ENDPOINT_SERVICES: Mapping[str, tuple[str, ...]] = {
+    region: tuple(services) for region, services in yaml.safe_load((Path(__file__).parent / "data" / "aws_cn_endpoint_services.yaml").read_text()).items()
+}
 
 MOCK_ACCOUNT_ID = "123456789012"
 MOCK_SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000001"
@@ -210,6 +217,21 @@ class OfflineMocks(Mocks):
             outputs["tenantId"] = MOCK_TENANT_ID
         return resource_id, outputs
 
+    @staticmethod
+    def _vpc_endpoint_service(inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+        """DescribeVpcEndpointServices as the region answers it: in China, the services named
+        cn.com.amazonaws.<region>.<service> (scripts/data/aws_cn_endpoint_services.yaml, from
+        the DescribeVpcEndpointServices output quoted in aws/aws-cdk#25329 and aws-cdk-lib's table)."""
+        names = [v for f in inputs.get("filters") or [] if f.get("name") == "service-name" for v in f.get("values") or []]
+        if inputs.get("serviceName"):
+            names.append(inputs["serviceName"])
+        cn_prefixed = set(CN_PREFIXED_ENDPOINT_SERVICES.get(region, ()))
+        exists = [n for n in names if (n.startswith("cn.com.amazonaws.") and n.rsplit(f"{region}.", 1)[-1] in cn_prefixed) or (n.startswith("com.amazonaws.") and n.rsplit(f"{region}.", 1)[-1] not in cn_prefixed)]
+        if len(exists) != 1:
+            raise NotImplementedError(f"no single VPC endpoint service matches {names} in {region}")
+        kind = inputs.get("serviceType") or "Interface"
+        return {"serviceName": exists[0], "serviceType": kind, "service": exists[0].rsplit(f"{region}.", 1)[-1], "id": region, "acceptanceRequired": False, "availabilityZones": [f"{region}a", f"{region}b"], "baseEndpointDnsNames": [], "managesVpcEndpoints": False, "owner": "amazon", "privateDnsName": "", "privateDnsNames": [], "region": region, "serviceId": "vpce-svc-offline", "supportedIpAddressTypes": ["ipv4"], "tags": {}, "vpcEndpointPolicySupported": True}
+
     # -------------------------------------------------------------- invokes
     def call(self, args: MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
@@ -233,6 +255,8 @@ class OfflineMocks(Mocks):
             return {"names": names, "zoneIds": [f"{region[:3]}az{i + 1}" for i in range(len(names))], "id": region, "groupNames": [region]}
         if token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        if token == "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+            return self._vpc_endpoint_service(args.args, region)
         if token == "azure-native:authorization:getClientConfig":
             return {"clientId": MOCK_PRINCIPAL_ID, "objectId": MOCK_PRINCIPAL_ID, "subscriptionId": MOCK_SUBSCRIPTION_ID, "tenantId": MOCK_TENANT_ID}
         raise NotImplementedError(f"the offline engine has no mock for invoke {token}; add one to scripts/mocks.py")

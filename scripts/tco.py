@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from scripts.cost import PriceBook, gpu_kind, price_book, reference_model
+from scripts.cost import PriceBook, price_book, reference_model, replica_throughput_of
 
 REPORT_FILE = Path(__file__).resolve().parent / "data" / "report_tco.yaml"
 
@@ -57,7 +57,7 @@ def reproduce_pure_api(book: PriceBook | None = None) -> ReportReproduction:
     items = book.data["tokens"]["report-api"]["items"]
     mean = sum((float(v["input"]) + float(v["output"])) / 2 for v in items.values()) / len(items)
     return ReportReproduction(
-        tokens, per_million, per_million / book.rates["CNY"], per_million / (1 + data["other_costs_share"]), reproduced, printed, mean
+        tokens, per_million, per_million / float(data["report_cny_per_usd"]), per_million / (1 + data["other_costs_share"]), reproduced, printed, mean
     )
 
 
@@ -123,10 +123,12 @@ def strategy_for(graph: Mapping[str, Any], book: PriceBook, ops_usd_per_month: f
     node_price = book.price("aws-ec2" if cloud == "aws" else "azure-vm", pool["instanceType"])
     if node_price is None or shape is None:
         raise TcoInputError(f"no price or shape for GPU instance type {pool['instanceType']} in scripts/data/prices.yaml")
-    assumptions = book.data["self_hosting"]
-    per_gpu = float(assumptions["tokens_per_second_per_gpu"].get(gpu_kind(pool["instanceType"], book), 0))
+    throughput = replica_throughput_of(model, pool["instanceType"], book)
+    if throughput is None:
+        raise TcoInputError(f"no throughput model for {model.get('huggingFaceId')} on {pool['instanceType']}: the model needs `architecture` and the GPU a chip in components/k8s/gpu.py")
     seconds = book.hours_per_month * 3600
-    node_capacity = per_gpu * shape.gpus * float(assumptions["utilisation"]) * seconds
+    replicas_per_node = shape.gpus // int(model.get("gpusPerReplica", 1))
+    node_capacity = throughput.mixed_tokens_s * replicas_per_node * float(book.data["self_hosting"]["utilisation"]) * seconds
     gpus_min = float(model.get("gpusPerReplica", 1)) * float(model.get("minReplicas", 1))
     min_nodes = max(int(pool.get("minSize", 0)), math.ceil(gpus_min / shape.gpus))
     system = scale.get("systemPool") or {}

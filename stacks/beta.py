@@ -44,29 +44,117 @@ class BetaAws:
     """What Beta builds on AWS before the app, for Scale to extend."""
 
     foundation: AwsFoundation
-    bedrock: Any  # BedrockAccess
+    bedrock: Any  # BedrockAccess, or None without beta.bedrock
     models: list[Any]  # ResolvedModel
     app: AppExtension
+    sagemaker: Any = None  # SageMakerModels, or None without beta.sagemaker
+
+
+# Interface endpoints per managed inference source (components/aws/endpoints.py); the app's own
+# (secrets, parameters, logs, image pulls) are always there. Bedrock has no endpoint in aws-cn.
+_BASE_ENDPOINTS = ("secretsmanager", "ssm", "logs", "ecr.api", "ecr.dkr")
+_BEDROCK_ENDPOINTS = ("bedrock-runtime", "bedrock-agent-runtime")
+_SAGEMAKER_ENDPOINTS = ("sagemaker.runtime",)
+
+
+def beta_endpoint_services(beta: Any) -> tuple[str, ...]:
+    return (*(_BEDROCK_ENDPOINTS if beta.bedrock else ()), *_BASE_ENDPOINTS, *(_SAGEMAKER_ENDPOINTS if beta.sagemaker else ()))
+
+
+def sagemaker_endpoint_name(ctx: StackContext, model: str) -> str:
+    """Endpoint names are unique per account and region (63 characters, letters, digits, '-')."""
+    return ctx.namer.name(model, max_len=63)
 
 
 def beta_aws(ctx: StackContext) -> None:
     beta = build_beta_aws(ctx)
+    cfg = ctx.config
+    assert cfg.beta is not None
+    if cfg.beta.sagemaker is not None or cfg.beta.api_models:
+        _aws_beta_gateway(ctx, beta)
     aws_lowcode_app(ctx, beta.foundation, beta.app)
 
 
+def aws_gateway_key(ctx: StackContext, key_arn: pulumi.Input[str]) -> Any:
+    """The gateway master key in Secrets Manager; Scale creates the same resources (same logical
+    names and secret name), so promotion keeps the key."""
+    import pulumi_random as random
+
+    from components.aws.secrets import StoredSecret, StoredSecretArgs
+
+    master_key = random.RandomPassword("gateway-master-key", length=48, special=False, opts=ctx.opts)
+    return StoredSecret(
+        "gateway-master-key",
+        StoredSecretArgs(
+            secret_name=ctx.namer.path("app", SecretName.GATEWAY_KEY.value),
+            description="LLM gateway master key (apps send it as their bearer token)",
+            value=pulumi.Output.concat("sk-", master_key.result),
+            kms_key_arn=key_arn,
+            tags=ctx.tags,
+            protect=False,
+        ),
+        opts=ctx.opts,
+    )
+
+
+def sagemaker_upstream(region: str, endpoint_name: str, upstream_id: str, **limits: Any) -> Any:
+    """A SageMaker endpoint as LiteLLM calls it: `sagemaker_chat/<endpoint>` sends the OpenAI chat
+    body to /invocations, signed with the task's role (litellm 1.108.6 llms/sagemaker/chat/
+    handler.py builds https://runtime.sagemaker.<region>.<dns suffix>/endpoints/<name>/invocations,
+    amazonaws.com.cn for cn- regions via litellm_core_utils/aws_partition.py)."""
+    from components.gateway import Upstream
+
+    return Upstream(id=upstream_id, litellm_model=f"sagemaker_chat/{endpoint_name}", tier="managed", params={"aws_region_name": region}, **limits)
+
+
+def _aws_beta_gateway(ctx: StackContext, beta: BetaAws) -> None:
+    """LiteLLM as an internal ECS service in front of the SageMaker endpoints and the Beta API
+    models; the app gets its URL and key as on Azure. Only the gateway's role may invoke the
+    endpoints."""
+    from components.aws.ecs_app import internal_service_url
+    from components.aws.sagemaker import invoke_policy
+    from components.gateway import GATEWAY_PORT, MASTER_KEY_ENV, Route, gateway_service, litellm_config, render_config
+    from components.lowcode import api_key_env_name
+    from stacks.inference import beta_api_providers, beta_api_routes
+
+    cfg, account = ctx.config, ctx.aws_account
+    assert cfg.beta is not None and account is not None
+    routes: list[Any] = []
+    policies: dict[str, pulumi.Input[str]] = {}
+    if beta.sagemaker is not None:
+        names = beta.sagemaker.endpoint_names
+        routes += [Route(model, primary=(sagemaker_upstream(account.region, endpoint, f"{model}/sagemaker"),)) for model, endpoint in names.items()]
+        policies["invoke-sagemaker"] = invoke_policy(account, list(names.values()))
+    routes += beta_api_routes(cfg)
+    key = aws_gateway_key(ctx, beta.foundation.key.key_arn)
+    secrets = {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}
+    secrets.update({api_key_env_name(p): SecretRef(f"api-key:{p}") for p in beta_api_providers(cfg)})
+    gateway = gateway_service(render_config(litellm_config(routes)), secrets, env={"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region})
+    namespace = f"{ctx.namer.prefix}.internal"
+    url = internal_service_url(gateway, namespace, "/v1")
+    app = beta.app
+    app.extra_secrets[SecretName.GATEWAY_KEY.value] = key.arn
+    app.model_env.update({"LLM_GATEWAY_URL": url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
+    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(SecretName.GATEWAY_KEY.value)
+    app.vpc_egress_ports[GATEWAY_PORT] = "LLM gateway (internal ECS service)"
+    app.internal_services = (gateway,)
+    app.internal_task_policies = {gateway.name: policies}
+    app.internal_namespace = namespace
+    pulumi.export("gatewayUrl", url)
+    pulumi.export("gatewayMasterKeySecretArn", key.arn)
+
+
 def build_beta_aws(ctx: StackContext) -> BetaAws:
-    """Everything Beta adds on AWS except the app; the app's settings come back in `app`."""
+    """Everything Beta adds on AWS except the app and its gateway; the app's settings come back in `app`."""
     import pulumi_aws as aws
 
-    from components.aws.bedrock import BedrockAccess, BedrockAccessArgs
-    from components.aws.bedrock_catalog import lifecycle_warning, resolve_model
     from components.aws.endpoints import VpcEndpoints, VpcEndpointsArgs
     from components.aws.network import plan_subnets
     from components.aws.vector import AuroraVectorStore, AuroraVectorStoreArgs, OpenSearchVectorStore, OpenSearchVectorStoreArgs
 
     cfg, namer, account = ctx.config, ctx.namer, ctx.aws_account
     beta = cfg.beta
-    assert account is not None and beta is not None and beta.bedrock is not None
+    assert account is not None and beta is not None
     app = cfg.poc.app
     foundation = aws_foundation(ctx, public_subnets=cfg.nat_gateways() > 0)
     network = foundation.network
@@ -74,35 +162,14 @@ def build_beta_aws(ctx: StackContext) -> BetaAws:
 
     VpcEndpoints(
         "endpoints",
-        VpcEndpointsArgs(account, network.vpc_id, network.vpc_cidr, network.private_subnet_ids, network.private_route_table_ids, ctx.tags),
+        VpcEndpointsArgs(account, network.vpc_id, network.vpc_cidr, network.private_subnet_ids, network.private_route_table_ids, ctx.tags, services=beta_endpoint_services(beta)),
         opts=ctx.opts,
     )
-    models = [resolve_model(m.name, m.model, m.routing, cfg.region, cfg.profile, m.in_regions, m.profile_prefixes) for m in beta.bedrock.models]
-    for m in models:
-        notice = lifecycle_warning(m.model_id, date.today())
-        if notice:
-            pulumi.log.warn(f"llm-platform:beta.bedrock model '{m.name}': {notice}")
-    bedrock = BedrockAccess(
-        "bedrock",
-        BedrockAccessArgs(
-            account=account,
-            models=models,
-            name_prefix=namer.prefix,
-            kms_key_arn=key_arn,
-            log_group_name=f"/{ctx.project}/{ctx.stack}/bedrock-invocations",
-            log_retention_days=app.log_retention_days,
-            content_filter_strength=beta.bedrock.guardrail.content_filter_strength,
-            pii_action=beta.bedrock.guardrail.pii_action,
-            invocation_logging=beta.bedrock.invocation_logging,
-            alarm_emails=cfg.budget.emails,
-            alarm_thresholds={"server_errors": beta.alarms.server_errors, "throttles": beta.alarms.throttles, "latency_p90_ms": beta.alarms.latency_p90_ms},
-            tags=ctx.tags,
-        ),
-        opts=ctx.opts,
-    )
-
     task_role_arn = f"arn:{account.partition}:iam::{account.account_id}:role/{app_task_role_name(ctx)}"
-    policies: dict[str, pulumi.Input[str]] = {"bedrock-models": bedrock.models_policy, "bedrock-profiles": bedrock.profiles_policy}
+    policies: dict[str, pulumi.Input[str]] = {}
+    model_env: dict[str, Any] = {"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region}
+    bedrock, models = _beta_bedrock(ctx, foundation, policies, model_env) if beta.bedrock is not None else (None, [])
+    sagemaker = _beta_sagemaker(ctx, foundation) if beta.sagemaker is not None else None
     vector_env: dict[str, Any]
     vector_secrets: dict[str, SecretRef] = {}
     extra_secrets: dict[str, pulumi.Input[str]] = {}
@@ -169,14 +236,6 @@ def build_beta_aws(ctx: StackContext) -> BetaAws:
         vector_env = {"VECTOR_STORE": "pgvector", "PGVECTOR_DATABASE": "vectors"}
         vector_secrets = _vector_secret_refs(SecretName.VECTOR_DATABASE.value)
 
-    model_env: dict[str, Any] = {"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region}
-    if app.kind is AppKind.FLOWISE:
-        # Flowise flows read these as runtime variables ($vars.BEDROCK_CHAT_MODEL, ...).
-        model_env.update({f"BEDROCK_{m.name.upper().replace('-', '_')}_MODEL": bedrock.profile_arns[m.name] for m in models})
-        model_env.update({"BEDROCK_GUARDRAIL_ID": bedrock.guardrail_id, "BEDROCK_GUARDRAIL_VERSION": bedrock.guardrail_version})
-    pulumi.export("bedrockModels", {m.name: m.invoke_id for m in models})
-    pulumi.export("bedrockInferenceProfileArns", bedrock.profile_arns)
-    pulumi.export("guardrail", {"id": bedrock.guardrail_id, "version": bedrock.guardrail_version})
     app_ext = AppExtension(
         internet_facing=False,
         model_env=model_env,
@@ -185,9 +244,88 @@ def build_beta_aws(ctx: StackContext) -> BetaAws:
         extra_secrets=extra_secrets,
         extra_parameters=extra_parameters,
         task_policies=policies,
-        image_registry=beta.image_registry,
     )
-    return BetaAws(foundation, bedrock, models, app_ext)
+    return BetaAws(foundation, bedrock, models, app_ext, sagemaker)
+
+
+def _beta_bedrock(ctx: StackContext, foundation: AwsFoundation, policies: dict[str, pulumi.Input[str]], model_env: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """Bedrock models, guardrail and invocation logging; the app's task role may call them."""
+    from components.aws.bedrock import BedrockAccess, BedrockAccessArgs
+    from components.aws.bedrock_catalog import lifecycle_warning, resolve_model
+
+    cfg, account = ctx.config, ctx.aws_account
+    beta = cfg.beta
+    assert beta is not None and beta.bedrock is not None and account is not None
+    app = cfg.poc.app
+    models = [resolve_model(m.name, m.model, m.routing, cfg.region, cfg.profile, m.in_regions, m.profile_prefixes) for m in beta.bedrock.models]
+    for m in models:
+        notice = lifecycle_warning(m.model_id, date.today())
+        if notice:
+            pulumi.log.warn(f"llm-platform:beta.bedrock model '{m.name}': {notice}")
+    bedrock = BedrockAccess(
+        "bedrock",
+        BedrockAccessArgs(
+            account=account,
+            models=models,
+            name_prefix=ctx.namer.prefix,
+            kms_key_arn=foundation.key.key_arn,
+            log_group_name=f"/{ctx.project}/{ctx.stack}/bedrock-invocations",
+            log_retention_days=app.log_retention_days,
+            content_filter_strength=beta.bedrock.guardrail.content_filter_strength,
+            pii_action=beta.bedrock.guardrail.pii_action,
+            invocation_logging=beta.bedrock.invocation_logging,
+            alarm_emails=cfg.budget.emails,
+            alarm_thresholds={"server_errors": beta.alarms.server_errors, "throttles": beta.alarms.throttles, "latency_p90_ms": beta.alarms.latency_p90_ms},
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    policies.update({"bedrock-models": bedrock.models_policy, "bedrock-profiles": bedrock.profiles_policy})
+    if app.kind is AppKind.FLOWISE:
+        # Flowise flows read these as runtime variables ($vars.BEDROCK_CHAT_MODEL, ...).
+        model_env.update({f"BEDROCK_{m.name.upper().replace('-', '_')}_MODEL": bedrock.profile_arns[m.name] for m in models})
+        model_env.update({"BEDROCK_GUARDRAIL_ID": bedrock.guardrail_id, "BEDROCK_GUARDRAIL_VERSION": bedrock.guardrail_version})
+    pulumi.export("bedrockModels", {m.name: m.invoke_id for m in models})
+    pulumi.export("bedrockInferenceProfileArns", bedrock.profile_arns)
+    pulumi.export("guardrail", {"id": bedrock.guardrail_id, "version": bedrock.guardrail_version})
+    return bedrock, models
+
+
+def _beta_sagemaker(ctx: StackContext, foundation: AwsFoundation) -> Any:
+    from components.aws.sagemaker import HostedModel, SageMakerModels, SageMakerModelsArgs
+    from components.aws.sagemaker_catalog import resolve_instance
+
+    cfg, account = ctx.config, ctx.aws_account
+    assert cfg.beta is not None and cfg.beta.sagemaker is not None and account is not None
+    hosted = [
+        HostedModel(
+            name=m.name,
+            endpoint_name=sagemaker_endpoint_name(ctx, m.name),
+            weights_uri=m.model_id,
+            instance=resolve_instance(m.instance_type, cfg.region),
+            min_instances=m.min_instances,
+            max_instances=m.max_instances,
+            max_model_len=m.max_model_len,
+            invocations_per_instance=m.invocations_per_instance,
+        )
+        for m in cfg.beta.sagemaker.models
+    ]
+    network = foundation.network
+    sagemaker = SageMakerModels(
+        "sagemaker",
+        SageMakerModelsArgs(
+            account=account,
+            models=hosted,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            kms_key_arn=foundation.key.key_arn,
+            log_retention_days=cfg.poc.app.log_retention_days,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    pulumi.export("sagemakerEndpoints", sagemaker.endpoint_names)
+    return sagemaker
 
 
 # ------------------------------------------------------------------------------------- Azure
@@ -198,7 +336,7 @@ class BetaAzure:
     """What Beta builds on Azure before the model gateway and the app, for Scale to extend."""
 
     foundation: AzureFoundation
-    openai: Any  # AzureOpenAI
+    openai: Any  # AzureOpenAI, or None when Beta serves API models only
     deployments: list[Any]  # ResolvedDeployment
     gateway_key_url: pulumi.Output[str]  # Key Vault secret holding the gateway master key
     app: AppExtension
@@ -211,30 +349,40 @@ def beta_azure(ctx: StackContext) -> None:
     from components.azure.container_apps import AppIdentity, container_app_name
     from components.azure.roles import assign_role
     from components.gateway import MASTER_KEY_ENV, gateway_service, litellm_config, render_config
+    from components.lowcode import api_key_env_name
+    from stacks.inference import beta_api_providers, beta_api_routes
 
     cfg, namer = ctx.config, ctx.namer
     beta = build_beta_azure(ctx)
     foundation = beta.foundation
     # The model gateway: Azure OpenAI takes no keys (local auth off), so LiteLLM calls it with its
-    # own managed identity (the only one allowed to call the deployments) and offers the app an
+    # own managed identity (the only one allowed to call the deployments), and third-party API
+    # models (beta.apiModels) with their keys from Key Vault; it offers the app one
     # OpenAI-compatible endpoint inside the VNet.
     identity = azure.managedidentity.UserAssignedIdentity(
         "gateway-identity", resource_name_=namer.name("gateway"), resource_group_name=foundation.resource_group.name, location=cfg.region, tags=ctx.tags, opts=ctx.opts
     )
-    assign_role(
-        "gateway-app-calls-openai",
-        subscription_id=foundation.subscription_id,
-        role_id=ROLE_COGNITIVE_SERVICES_OPENAI_USER,
-        principal_id=identity.principal_id,
-        scope=beta.openai.account_id,
-        parent=beta.openai,
-        description="the model gateway calls the Azure OpenAI deployments",
-    )
-    config_yaml = render_config(litellm_config(azure_openai_routes(beta), extra_settings={"enable_azure_ad_token_refresh": True}))
-    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id, **azure_scope_env(cfg.azure_environment)}
-    gateway = gateway_service(config_yaml, {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}, env=gateway_env)
+    if beta.openai is not None:
+        assign_role(
+            "gateway-app-calls-openai",
+            subscription_id=foundation.subscription_id,
+            role_id=ROLE_COGNITIVE_SERVICES_OPENAI_USER,
+            principal_id=identity.principal_id,
+            scope=beta.openai.account_id,
+            parent=beta.openai,
+            description="the model gateway calls the Azure OpenAI deployments",
+        )
+    routes = [*azure_openai_routes(beta), *beta_api_routes(cfg)]
+    extra_settings = {"enable_azure_ad_token_refresh": True} if beta.openai is not None else None
+    config_yaml = render_config(litellm_config(routes, extra_settings=extra_settings))
+    # The identity and token scope LiteLLM's Entra token refresh uses for Azure OpenAI.
+    gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id, **azure_scope_env(cfg.azure_environment)} if beta.openai is not None else {}
+    gateway_secrets = {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}
+    # The API keys poc.apiProviders put in Key Vault (secret api-key-<provider>).
+    gateway_secrets.update({api_key_env_name(p): SecretRef(f"api-key:{p}") for p in beta_api_providers(cfg)})
+    gateway = gateway_service(config_yaml, gateway_secrets, env=gateway_env)
     gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name, internal=not beta.app.internet_facing)}/v1"
-    beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(d.name for d in beta.deployments)})
+    beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
     beta.app.internal_services = (gateway,)
     beta.app.internal_identities = {gateway.name: AppIdentity(identity.id, identity.principal_id, identity.client_id)}
     azure_lowcode_app(ctx, beta.foundation, beta.app)
@@ -242,13 +390,19 @@ def beta_azure(ctx: StackContext) -> None:
 
 
 def azure_scope_env(azure_environment: str) -> dict[str, str]:
-    """The Entra token scope for Azure OpenAI outside the public cloud (LiteLLM reads AZURE_SCOPE)."""
+    """Outside the public cloud: the Entra token scope for Azure OpenAI (LiteLLM reads
+    AZURE_SCOPE, default https://cognitiveservices.azure.com/.default) and the cloud's Entra ID
+    authority for azure-identity (AZURE_AUTHORITY_HOST), both from components/azure/clouds.py."""
+    from components.azure.clouds import CLOUDS, identity_env
+
     if azure_environment == "public":
         return {}
-    return {"AZURE_SCOPE": f"https://cognitiveservices.{'azure.cn' if azure_environment == 'china' else 'azure.us'}/.default"}
+    names = CLOUDS[azure_environment]
+    return {"AZURE_SCOPE": f"https://{names.cognitive_services}/.default", **identity_env(names)}
 
 
 def azure_openai_routes(beta: BetaAzure) -> list[Any]:
+    """One gateway route per Azure OpenAI deployment (none when Beta has no azureOpenAI)."""
     from components.gateway import Route
 
     return [Route(d.name, primary=(azure_openai_upstream(beta, d.name),)) for d in beta.deployments]
@@ -261,9 +415,8 @@ def azure_openai_upstream(beta: BetaAzure, deployment: str, upstream_id: str | N
     return upstream(upstream_id or f"azure-{deployment}", resolved, beta.openai.endpoint, **limits)
 
 
-def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) -> BetaAzure:
+def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = (), extra_zones: dict[str, str] | None = None) -> BetaAzure:
     """Everything Beta adds on Azure except the model gateway and the app."""
-    import pulumi_azure_native as azure
     import pulumi_random as random
 
     from components.azure.clouds import (
@@ -273,61 +426,37 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
     )
     from components.azure.container_apps import key_vault_secret_name
     from components.azure.data import FlexiblePostgres, FlexiblePostgresArgs
-    from components.azure.openai import AzureOpenAI, AzureOpenAIArgs, SearchService, SearchServiceArgs
-    from components.azure.openai_catalog import resolve_deployment, retirement_warning
+    from components.azure.openai import SearchService, SearchServiceArgs
+    from components.azure.openai_catalog import declared_availability_warning, resolve_deployment, retirement_warning
     from components.azure.roles import assign_role
-    from components.naming import short_hash
     from stacks.poc import AZURE_DEFAULT_DB_SKU
 
-    cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
+    cfg, location = ctx.config, ctx.config.region
     beta = cfg.beta
-    assert beta is not None and beta.azure_openai is not None
+    assert beta is not None
     names = CLOUDS[cfg.azure_environment]
     engine = beta.vector_store.engine
-    zones = {"account": str(names.private_zones["account"])}
+    # Beta may serve API models only (beta.apiModels): then there is no Azure OpenAI account.
+    zones = {"account": str(names.private_zones["account"])} if beta.azure_openai is not None else {}
     if engine == "ai-search":
         zones["searchService"] = str(names.private_zones["searchService"])
-    foundation = azure_foundation(ctx, extra_zones=zones, extra_subnets=extra_subnets)
+    foundation = azure_foundation(ctx, extra_zones={**zones, **(extra_zones or {})}, extra_subnets=extra_subnets)
     rg_name = foundation.resource_group.name
     network = foundation.network
     vault = foundation.vault
     identity = foundation.app_identity
 
-    deployments = [resolve_deployment(d.name, d.model, d.version, d.sku, location, cfg.profile, d.regions) for d in beta.azure_openai.deployments]
+    aoai = beta.azure_openai
+    deployments = [
+        resolve_deployment(d.name, d.model, d.version, d.sku, location, cfg.profile, d.regions, cloud=cfg.azure_environment) for d in (aoai.deployments if aoai else [])
+    ]
     for i, d in enumerate(deployments):
-        notice = retirement_warning(d.model, d.version)
-        if notice:
-            pulumi.log.warn(f"llm-platform:beta.azureOpenAI.deployments[{i}] '{d.name}': {notice}")
-    cmk = beta.azure_openai.customer_managed_key == "enabled"
-    if not cmk:
-        pulumi.log.warn(
-            "llm-platform:beta.azureOpenAI.customerManagedKey is pending: the Azure OpenAI account keeps Microsoft-managed keys "
-            "until its system identity holds the key (this deploy); then set it to enabled and deploy again. Never start a new "
-            "stack with enabled: the account's system identity does not exist before the first deploy, so Azure cannot read the key "
-            "and the account update fails"
-        )
-    # The custom subdomain is global: stable per subscription and stack, never random.
-    account_name = f"{namer.prefix}-oai-{short_hash(foundation.subscription_id, ctx.stack)}"[:64]
-    openai = AzureOpenAI(
-        "openai",
-        AzureOpenAIArgs(
-            account_name=account_name,
-            kind=beta.azure_openai.kind,
-            resource_group_name=rg_name,
-            location=location,
-            deployments=deployments,
-            capacities={d.name: d.capacity for d in beta.azure_openai.deployments},
-            endpoints_subnet_id=network.endpoints_subnet_id,
-            zone_id=network.zone_ids["account"],
-            workspace_id=foundation.workspace.workspace_id,
-            openai_domain=names.openai,
-            tenant_id=azure.authorization.get_client_config().tenant_id,
-            key_vault_suffix=names.key_vault,
-            customer_managed_key=cmk,
-            tags=ctx.tags,
-        ),
-        opts=ctx.opts,
-    )
+        # The retirement table is the public cloud's; sovereign clouds retire on their own schedule.
+        retiring = retirement_warning(d.model, d.version) if cfg.azure_environment == "public" else None
+        for notice in (retiring, declared_availability_warning(d, cfg.azure_environment, location)):
+            if notice:
+                pulumi.log.warn(f"llm-platform:beta.azureOpenAI.deployments[{i}] '{d.name}': {notice}")
+    openai = None if aoai is None else _azure_openai_account(ctx, foundation, aoai, deployments)
 
     vector_env: dict[str, Any] = {}
     vector_secrets: dict[str, SecretRef] = {}
@@ -381,8 +510,9 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
     gateway_key = random.RandomPassword("gateway-master-key", length=48, special=False, opts=ctx.opts)
     gateway_key_url = vault.secret(SecretName.GATEWAY_KEY.value, pulumi.Output.concat("sk-", gateway_key.result), protect=False)
     extra_secrets[SecretName.GATEWAY_KEY.value] = gateway_key_url
-    pulumi.export("azureOpenAIEndpoint", openai.endpoint)
-    pulumi.export("azureOpenAIDeployments", {d.name: {"model": d.model, "version": d.version, "sku": d.sku} for d in deployments})
+    if openai is not None:
+        pulumi.export("azureOpenAIEndpoint", openai.endpoint)
+        pulumi.export("azureOpenAIDeployments", {d.name: {"model": d.model, "version": d.version, "sku": d.sku} for d in deployments})
     app_ext = AppExtension(
         internet_facing=False,
         model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)},
@@ -391,3 +521,45 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = ()) 
         extra_secrets=extra_secrets,
     )
     return BetaAzure(foundation, openai, deployments, gateway_key_url, app_ext)
+
+
+def _azure_openai_account(ctx: StackContext, foundation: AzureFoundation, aoai: Any, deployments: list[Any]) -> Any:
+    """The Azure OpenAI account (local auth off, private endpoint, CMK once `enabled`)."""
+    import pulumi_azure_native as azure
+
+    from components.azure.clouds import CLOUDS
+    from components.azure.openai import AzureOpenAI, AzureOpenAIArgs
+    from components.naming import short_hash
+
+    cfg, namer = ctx.config, ctx.namer
+    names = CLOUDS[cfg.azure_environment]
+    cmk = aoai.customer_managed_key == "enabled"
+    if not cmk:
+        pulumi.log.warn(
+            "llm-platform:beta.azureOpenAI.customerManagedKey is pending: the Azure OpenAI account keeps Microsoft-managed keys "
+            "until its system identity holds the key (this deploy); then set it to enabled and deploy again. Never start a new "
+            "stack with enabled: the account's system identity does not exist before the first deploy, so Azure cannot read the key "
+            "and the account update fails"
+        )
+    # The custom subdomain is global: stable per subscription and stack, never random.
+    account_name = f"{namer.prefix}-oai-{short_hash(foundation.subscription_id, ctx.stack)}"[:64]
+    return AzureOpenAI(
+        "openai",
+        AzureOpenAIArgs(
+            account_name=account_name,
+            kind=aoai.kind,
+            resource_group_name=foundation.resource_group.name,
+            location=cfg.region,
+            deployments=deployments,
+            capacities={d.name: d.capacity for d in aoai.deployments},
+            endpoints_subnet_id=foundation.network.endpoints_subnet_id,
+            zone_id=foundation.network.zone_ids["account"],
+            workspace_id=foundation.workspace.workspace_id,
+            openai_domain=names.openai,
+            tenant_id=azure.authorization.get_client_config().tenant_id,
+            key_vault_suffix=names.key_vault,
+            customer_managed_key=cmk,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )

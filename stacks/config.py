@@ -16,26 +16,29 @@ import typing
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from components.azure.clouds import CLOUDS
+from components.azure.clouds import CLOUDS, app_redis_zone
 from components.mirrors import Mirrors
 from policies.llm_guard.profiles import (
     BUILTIN_PROFILES,
+    Geography,
     ResidencyProfile,
     UnknownProfileError,
     resolve_profile,
 )
 from policies.llm_guard.regions import AWS_PARTITION_REGIONS, AZURE_CLOUD_REGIONS, normalize_azure_location
-from policies.llm_guard.routing import API_PROVIDERS
+from policies.llm_guard.routing import API_PROVIDERS, PROVIDER_ALIASES, ApiProvider, canonical_provider, custom_api_provider, known_api_host
 from stacks.errors import ConfigError, ConfigProblem
 
 NAMESPACE = "llm-platform"
@@ -174,12 +177,24 @@ class AppConfig(_Model):
     log_retention_days: int = Field(30, alias="logRetentionDays")
     image_tags: dict[str, str] = Field(default_factory=dict, alias="imageTags")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    # The ICP filing (备案) number of the site, needed to serve it publicly from mainland China:
+    # <province abbreviation>ICP备<digits>号[-<site>] (or ICP证 for a commercial licence), e.g.
+    # 京ICP备12345678号-1 (MIIT ICP filing system beian.miit.gov.cn; format as in Alibaba Cloud's
+    # "ICP备案号与备案服务码" FAQ, read 2026-11-30).
+    icp_filing: str | None = Field(None, alias="icpFiling", max_length=40)
 
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
         if v not in CLOUDWATCH_RETENTION_DAYS:
             raise ValueError(f"must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+        return v
+
+    @field_validator("icp_filing")
+    @classmethod
+    def _icp_number(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[\u4e00-\u9fff]ICP[备证]\d{6,10}号(-\d{1,4})?", v):
+            raise ValueError("must be the ICP filing number as issued: province abbreviation, ICP备 (or ICP证), digits, 号, optional -<site>, e.g. 京ICP备12345678号-1")
         return v
 
     @field_validator("allowed_cidrs", mode="before")
@@ -223,20 +238,91 @@ class NetworkConfig(_Model):
         return v
 
 
+ProviderName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+MAX_CUSTOM_PROVIDERS = 10
+
+
+class CustomProviderConfig(_Model):
+    """An OpenAI-compatible API the platform does not know, declared with where it processes prompts."""
+
+    name: ProviderName
+    base_url: str = Field(alias="baseUrl", max_length=2048)
+    geography: Geography
+
+    @field_validator("name")
+    @classmethod
+    def _not_builtin(cls, v: str) -> str:
+        if v in API_PROVIDERS or v in PROVIDER_ALIASES:
+            raise ValueError(f"'{v}' is a built-in provider{_alias_hint(v)}; list it in apiProviders instead of declaring it")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must be the https:// root of an OpenAI-compatible API, without credentials, query or fragment (e.g. https://llm.example.cn/v1)")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _not_relabelled(self) -> CustomProviderConfig:
+        # A declaration never re-labels where a known API processes prompts.
+        host = urlsplit(self.base_url).hostname or ""
+        known = known_api_host(host)
+        if known is not None and known.name in API_PROVIDERS:
+            raise ValueError(f"baseUrl {host} is {known.display_name}; list '{known.name}' in apiProviders instead of declaring it")
+        if known is not None and known.geography != self.geography:
+            raise ValueError(f"baseUrl {host} is {known.display_name}, which processes prompts in {known.geography.upper()}, not {self.geography.upper()}")
+        return self
+
+
+def _alias_hint(name: str) -> str:
+    canonical = canonical_provider(name)
+    return f" (write '{canonical}')" if canonical != name and canonical in API_PROVIDERS else ""
+
+
 class PocConfig(_Model):
     app: AppConfig
-    api_providers: list[str] = Field(default_factory=list, alias="apiProviders", max_length=len(API_PROVIDERS))
+    # Declared before apiProviders: that validator reads them.
+    custom_providers: list[CustomProviderConfig] = Field(default_factory=list, alias="customProviders", max_length=MAX_CUSTOM_PROVIDERS)
+    api_providers: list[str] = Field(default_factory=list, alias="apiProviders", max_length=len(API_PROVIDERS) + MAX_CUSTOM_PROVIDERS)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+
+    @field_validator("custom_providers")
+    @classmethod
+    def _unique_custom(cls, v: list[CustomProviderConfig]) -> list[CustomProviderConfig]:
+        names = [c.name for c in v]
+        if len(set(names)) != len(names):
+            raise ValueError("custom provider names must be unique")
+        return v
 
     @field_validator("api_providers")
     @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
+    def _known(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        custom = [c.name for c in info.data.get("custom_providers") or []]
         for name in v:
-            if name not in API_PROVIDERS:
-                raise ValueError(f"'{name}' is not a known LLM API provider; known: {', '.join(API_PROVIDERS)}")
+            if name in API_PROVIDERS or name in custom:
+                continue
+            canonical = canonical_provider(name)
+            if canonical in API_PROVIDERS:
+                raise ValueError(f"'{name}' is {API_PROVIDERS[canonical].display_name}: write '{canonical}' (its key is {api_key_config_key(canonical)})")
+            raise ValueError(f"'{name}' is not a known LLM API provider; known: {', '.join(API_PROVIDERS)}; declare others under customProviders ({{name, baseUrl, geography}})")
         if len(set(v)) != len(v):
             raise ValueError("providers must be listed once each")
         return v
+
+    def provider(self, name: str) -> ApiProvider | None:
+        """The API a provider name stands for: a built-in one or one declared in customProviders."""
+        if name in API_PROVIDERS:
+            return API_PROVIDERS[name]
+        for custom in self.custom_providers:
+            if custom.name == name:
+                return custom_api_provider(custom.name, custom.base_url, custom.geography)
+        return None
+
+    def providers(self) -> dict[str, ApiProvider]:
+        """Built-in and declared providers by name."""
+        return {**API_PROVIDERS, **{c.name: p for c in self.custom_providers if (p := self.provider(c.name))}}
 
 
 def api_key_config_key(provider: str) -> str:
@@ -334,12 +420,57 @@ class AlarmsConfig(_Model):
     latency_p90_ms: int = Field(30000, alias="latencyP90Ms", ge=100)
 
 
+class ApiModelConfig(_Model):
+    """A third-party API model served in Beta through the gateway under `name`."""
+
+    name: Name
+    provider: ProviderName  # in poc.apiProviders (its key is in the secret store)
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")  # as the vendor names it: qwen-plus, deepseek-chat, glm-4.6
+
+
+class SageMakerModelConfig(_Model):
+    """An open model on a SageMaker real-time endpoint (components/aws/sagemaker.py)."""
+
+    name: Name  # what the app and the gateway call it
+    # s3://bucket/prefix in the stack's region holding the weights (config.json, tokenizer,
+    # safetensors): the endpoint runs network-isolated in a VPC without NAT, so SageMaker copies
+    # them from S3 before the container starts (stage them from ModelScope or a hub mirror first).
+    model_id: str = Field(alias="modelId", pattern=r"^[A-Za-z0-9][\w.-]*/[\w./-]+$|^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*'()/=+-]*)?$", max_length=1024)
+    instance_type: str = Field(alias="instanceType")
+    # Real-time endpoints keep at least one instance (scale to zero needs inference components).
+    min_instances: int = Field(1, alias="minInstances", ge=1, le=20)
+    max_instances: int = Field(alias="maxInstances", ge=1, le=20)
+    max_model_len: int | None = Field(None, alias="maxModelLen", ge=256, le=1_048_576)
+    # Scale-out target: requests per instance per minute (SageMakerVariantInvocationsPerInstance).
+    invocations_per_instance: int = Field(30, alias="invocationsPerInstance", ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SageMakerModelConfig:
+        if self.min_instances > self.max_instances:
+            raise ValueError("minInstances must not exceed maxInstances")
+        return self
+
+
+class SageMakerConfig(_Model):
+    models: list[SageMakerModelConfig] = Field(min_length=1, max_length=10)
+
+    @field_validator("models")
+    @classmethod
+    def _unique(cls, v: list[SageMakerModelConfig]) -> list[SageMakerModelConfig]:
+        names = [m.name for m in v]
+        if len(set(names)) != len(names):
+            raise ValueError("model names must be unique")
+        return v
+
+
 class BetaConfig(_Model):
     bedrock: BedrockConfig | None = None
+    sagemaker: SageMakerConfig | None = None
     azure_openai: AzureOpenAIConfig | None = Field(None, alias="azureOpenAI")
+    api_models: list[ApiModelConfig] = Field(default_factory=list, alias="apiModels", max_length=20)
     vector_store: VectorStoreConfig = Field(alias="vectorStore")
-    # AWS without NAT: an ECR registry path that serves the app images (e.g. a pull-through cache).
-    image_registry: str | None = Field(None, alias="imageRegistry", pattern=r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(/[a-z0-9._/-]+)?$")
+    # Moved to llm-platform:mirrors.imageRegistry; kept only to answer with the new key.
+    image_registry: str | None = Field(None, alias="imageRegistry", max_length=255)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
 
 
@@ -374,17 +505,44 @@ class GpuPoolConfig(_Model):
         return self
 
 
+class ModelArchitectureConfig(_Model):
+    """A model outside components/k8s/model_fit.py's catalog: figures from its config.json."""
+
+    parameters: float = Field(gt=0, le=2000)  # billions, as the model card lists them
+    layers: int = Field(ge=1, le=1000)  # num_hidden_layers
+    attention_heads: int = Field(alias="attentionHeads", ge=1, le=1024)  # num_attention_heads
+    kv_heads: int = Field(alias="kvHeads", ge=1, le=1024)  # num_key_value_heads
+    head_dim: int = Field(alias="headDim", ge=8, le=1024)  # head_dim or hidden_size / num_attention_heads
+    context_length: int = Field(alias="contextLength", ge=256, le=10_485_760)  # max_position_embeddings
+    weight_bits: Literal[4, 8, 16] = Field(16, alias="weightBits")  # 16 bf16/fp16, 8 FP8, 4 AWQ/GPTQ
+
+    @model_validator(mode="after")
+    def _heads(self) -> ModelArchitectureConfig:
+        if self.kv_heads > self.attention_heads:
+            raise ValueError("kvHeads must not exceed attentionHeads")
+        return self
+
+
 class ServedModelConfig(_Model):
     name: Name
     hugging_face_id: str = Field(alias="huggingFaceId", pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
     revision: str | None = Field(None, pattern=r"^[\w.-]{1,64}$")  # pin a Hugging Face commit or tag
     pool: Name
     gpus_per_replica: int = Field(1, alias="gpusPerReplica", ge=1, le=16)
-    # At least 1: the HorizontalPodAutoscaler does not scale to zero.
-    min_replicas: int = Field(1, alias="minReplicas", ge=1, le=100)
+    # 0 = scale to zero (KEDA): the model rests without a GPU while idle and its routes are served by
+    # their fallbacks until a replica is up again (checked: every route serving it has fallbacks).
+    min_replicas: int = Field(1, alias="minReplicas", ge=0, le=100)
     max_replicas: int = Field(alias="maxReplicas", ge=1, le=100)
     max_model_len: int | None = Field(None, alias="maxModelLen", ge=256, le=1_048_576)
     cache_size_gb: int = Field(100, alias="cacheSizeGb", ge=10, le=4000)
+    # Checked against the pool's GPU memory by the plan (components/k8s/model_fit.py) and passed
+    # to vLLM unchanged: sequences per batch (each must fit at maxModelLen), vLLM's memory share
+    # (its default 0.9), on-the-fly FP8 weights, FP8 KV cache.
+    max_num_seqs: int | None = Field(None, alias="maxNumSeqs", ge=1, le=1024)
+    gpu_memory_utilization: float = Field(0.9, alias="gpuMemoryUtilization", ge=0.5, le=0.98)
+    quantization: Literal["fp8"] | None = None
+    kv_cache_dtype: Literal["auto", "fp8"] = Field("auto", alias="kvCacheDtype")
+    architecture: ModelArchitectureConfig | None = None  # required for models outside the catalog
 
     @model_validator(mode="after")
     def _replicas(self) -> ServedModelConfig:
@@ -398,20 +556,51 @@ class RouteConfig(_Model):
     self_hosted: list[Name] = Field(default_factory=list, alias="selfHosted")
     # In order: "bedrock:<beta model name>", "azure:<beta deployment name>", "api:<provider>/<model>"
     fallbacks: list[str] = Field(default_factory=list, max_length=5)
-    rpm: int | None = Field(None, ge=1)  # per fallback upstream (API and managed limits)
+    # What the route serves (request type); clients choose a route by its name, e.g. `faq` on a
+    # cheap model and `reasoning` on a strong one, both of kind chat.
+    kind: Literal["chat", "embeddings", "code", "long-context"] = "chat"
+    rpm: int | None = Field(None, ge=1)  # per fallback upstream, for the whole gateway (split among its replicas)
     tpm: int | None = Field(None, ge=1)
-    max_budget: float | None = Field(None, alias="maxBudget", gt=0)  # USD per budgetDuration per paid upstream
-    budget_duration: str = Field("30d", alias="budgetDuration", pattern=r"^\d+[smhd]$")
+    # Requests in flight to each self-hosted model of the route, for the whole gateway, before
+    # new ones overflow to the fallbacks (default: 32 per model replica at maxReplicas).
+    max_parallel_requests: int | None = Field(None, alias="maxParallelRequests", ge=1, le=100_000)
+    # Per paid upstream and budgetDuration, in the currency of llm-platform:budget.
+    max_budget: float | None = Field(None, alias="maxBudget", gt=0)
+    budget_duration: str = Field("1mo", alias="budgetDuration", pattern=r"^\d+(s|m|h|d|mo)$")
+
+
+class TeamConfig(_Model):
+    """A caller of the gateway with its own scoped key (kept in the secret store): the routes it may
+    call and its monthly budget. The team named `app` is the stack's app."""
+
+    name: Name
+    routes: list[Name] = Field(default_factory=list)  # empty: every route
+    # Percent of llm-platform:budget.amount per month (None: no team budget).
+    budget_percent: float | None = Field(None, alias="budgetPercent", gt=0, le=100)
 
 
 class GatewayConfig(_Model):
     replicas: int = Field(2, ge=1, le=20)
     # Networks besides the VPC/VNet that may call the gateway's internal load balancer (VPN, peers).
     allowed_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list, alias="allowedCidrs")
-    num_retries: int = Field(2, alias="numRetries", ge=0, le=5)
-    allowed_fails: int = Field(3, alias="allowedFails", ge=1, le=100)
+    # Retries go back to the same upstream after a backoff; the fallbacks are the better retry.
+    num_retries: int = Field(0, alias="numRetries", ge=0, le=5)
+    # Failures of an upstream within a minute before it cools down (is skipped) for cooldownSeconds.
+    allowed_fails: int = Field(1, alias="allowedFails", ge=0, le=100)
     cooldown_seconds: int = Field(30, alias="cooldownSeconds", ge=1, le=3600)
     timeout_seconds: int = Field(600, alias="timeoutSeconds", ge=10, le=3600)
+    # The gateway's HorizontalPodAutoscaler adds pods up to maxReplicas (at least `replicas`) on
+    # CPU; each pod requests `cpu` cores and runs one LiteLLM worker per core.
+    max_replicas: int = Field(6, alias="maxReplicas", ge=1, le=50)
+    cpu: int = Field(1, ge=1, le=8)
+    # Scoped keys; the app always gets the key of the team named `app`.
+    teams: list[TeamConfig] = Field(default_factory=lambda: [TeamConfig(name="app")], min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> GatewayConfig:
+        if self.max_replicas < self.replicas:
+            raise ValueError("maxReplicas must not be below replicas")
+        return self
 
 
 class ScaleConfig(_Model):
@@ -447,13 +636,54 @@ class ScaleConfig(_Model):
 # --------------------------------------------------------------------------- mirrors (every phase)
 
 
-class MirrorsConfig(_Model):
-    """Where images, charts, Python packages and model weights come from (None = upstream)."""
+# host[:port][/path]: lowercase DNS labels, repository path parts as OCI distribution allows.
+_REGISTRY_PATH = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+(?::\d{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
 
-    image_registry: str | None = Field(None, alias="imageRegistry")
-    helm_repository: str | None = Field(None, alias="helmRepository")
-    python_index: str | None = Field(None, alias="pythonIndex")
-    model_source: str | None = Field(None, alias="modelSource")
+
+class MirrorsConfig(_Model):
+    """Where images, charts, Python packages and model weights come from (None = upstream).
+
+    imageRegistry: host[/path] serving images as <path>/<upstream prefix>/<upstream repo>
+    (components/mirrors.py); helmRepository: oci://host/path; pythonIndex: https:// PyPI index;
+    modelSource: huggingface | modelscope | https://<Hugging Face-compatible mirror>."""
+
+    image_registry: str | None = Field(None, alias="imageRegistry", max_length=255)
+    helm_repository: str | None = Field(None, alias="helmRepository", max_length=255)
+    python_index: str | None = Field(None, alias="pythonIndex", max_length=255)
+    model_source: str | None = Field(None, alias="modelSource", max_length=255)
+
+    @field_validator("image_registry")
+    @classmethod
+    def _registry(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(_REGISTRY_PATH, v):
+            raise ValueError("must be a registry host with an optional path, lowercase, no scheme and no tag (e.g. 123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn/mirror)")
+        return v
+
+    @field_validator("helm_repository")
+    @classmethod
+    def _helm(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(rf"oci://{_REGISTRY_PATH}", v):
+            raise ValueError("must be an OCI repository oci://host/path, lowercase (e.g. oci://123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn/charts)")
+        return v
+
+    @field_validator("python_index")
+    @classmethod
+    def _index(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?", v):
+            raise ValueError("must be the https:// URL of a PyPI-compatible simple index, without credentials (e.g. https://mirrors.aliyun.com/pypi/simple/)")
+        return v
+
+    @field_validator("model_source")
+    @classmethod
+    def _model_source(cls, v: str | None) -> str | None:
+        from policies.llm_guard.sources import model_source_kind
+
+        kind = model_source_kind(v)
+        if v is not None and kind not in ("huggingface", "modelscope", "hf-mirror"):
+            if kind in ("s3", "blob"):
+                raise ValueError("weights staged in a bucket are not wired to the model servers yet; use modelscope, huggingface or https://<Hugging Face-compatible mirror>")
+            raise ValueError("must be huggingface, modelscope or https://<Hugging Face-compatible mirror>")
+        return v
 
     def for_components(self) -> Mirrors:
         return Mirrors(self.image_registry, self.helm_repository, self.python_index, self.model_source)
@@ -725,6 +955,7 @@ def load_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] =
     problems.extend(_check_profile_rules(config))
     problems.extend(_check_tags(config))
     problems.extend(_check_instance_sizes(config))
+    problems.extend(_check_mirrors(config))
     problems.extend(_check_beta(config))
     problems.extend(_check_scale(config))
     problems.extend(_check_api_keys(config, api_keys, secret_keys))
@@ -864,14 +1095,15 @@ def _check_location(config: PlatformConfig, raw: Mapping[str, Any]) -> list[Conf
 def _check_profile_rules(config: PlatformConfig) -> list[ConfigProblem]:
     profile = config.profile
     problems = []
+    allowed_apis = sorted(n for n, a in config.poc.providers().items() if profile.allows_api(a))
     for index, provider in enumerate(config.poc.api_providers):
-        if not profile.allows_api_provider(provider):
-            api = API_PROVIDERS[provider]
+        api = config.poc.provider(provider)
+        if api is not None and not profile.allows_api(api):
             problems.append(
                 ConfigProblem(
                     f"{NAMESPACE}:poc.apiProviders[{index}]",
                     provider,
-                    f"sends prompts to {api.host} ({api.geography.upper()}), outside residency profile '{profile.name}'; allowed providers: {', '.join(profile.allowed_api_providers()) or 'none'}",
+                    f"sends prompts to {api.host} ({api.geography.upper()}), outside residency profile '{profile.name}'; allowed providers: {', '.join(allowed_apis) or 'none'}",
                 )
             )
     app = config.poc.app
@@ -880,20 +1112,115 @@ def _check_profile_rules(config: PlatformConfig) -> list[ConfigProblem]:
             problems.append(ConfigProblem(f"{NAMESPACE}:poc.app.certificateArn", app.certificate_arn, "is an AWS ACM setting; on Azure leave it unset"))
         elif f":acm:{config.region}:" not in app.certificate_arn:
             problems.append(ConfigProblem(f"{NAMESPACE}:poc.app.certificateArn", app.certificate_arn, f"must be an ACM certificate in the stack region {config.region}"))
-    if config.cloud is Cloud.AZURE and app.kind is AppKind.DIFY and CLOUDS.get(config.azure_environment) and CLOUDS[config.azure_environment].private_zones["redisEnterprise"] is None:
+    if config.cloud is Cloud.AZURE and app.kind is AppKind.DIFY and CLOUDS.get(config.azure_environment) and app_redis_zone(CLOUDS[config.azure_environment]) is None:
         problems.append(
             ConfigProblem(
                 f"{NAMESPACE}:poc.app.kind",
                 app.kind.value,
-                f"Dify needs Azure Managed Redis, which the Azure '{config.azure_environment}' cloud does not offer; use 'flowise' there",
+                f"Dify needs Redis (Azure Managed Redis or Azure Cache for Redis), which the Azure '{config.azure_environment}' cloud does not offer with a private endpoint; use 'flowise' there",
             )
         )
+    problems.extend(_check_icp_filing(config))
     budget = config.budget
     if config.cloud is Cloud.AWS:
         expected = "CNY" if profile.aws_partition == "aws-cn" else "USD"
         if budget.currency != expected:
             problems.append(ConfigProblem(f"{NAMESPACE}:budget.currency", budget.currency, f"AWS Budgets in the {profile.aws_partition} partition count in {expected}"))
     return problems
+
+
+def _check_mirrors(config: PlatformConfig) -> list[ConfigProblem]:
+    """Every source the stack pulls from can be reached, and under a mainland profile is in the
+    country (policies/llm_guard/sources.py holds the one table of in-country sources)."""
+    from policies.llm_guard.sources import (
+        DOMESTIC_PYTHON_INDEXES,
+        DOMESTIC_REGISTRIES,
+        domestic_registry,
+        is_domestic_model_source,
+        is_domestic_python_index,
+        is_mainland,
+        registry_host,
+    )
+
+    key = f"{NAMESPACE}:mirrors"
+    mirrors = config.mirrors
+    problems = []
+    if config.beta is not None and config.beta.image_registry is not None:
+        problems.append(ConfigProblem(f"{NAMESPACE}:beta.imageRegistry", config.beta.image_registry, f"moved to {key}.imageRegistry (one registry for the images of every phase); set it there and remove this key"))
+    registry = mirrors.image_registry
+    if config.cloud is Cloud.AWS and config.nat_gateways() == 0 and config.phase is Phase.BETA:
+        # Without NAT the Beta tasks reach only the VPC endpoints: ECR of the stack's own region
+        # (Scale refuses natGateways 0 in _check_scale).
+        own_ecr = re.compile(rf"\d{{12}}\.dkr\.ecr\.{re.escape(config.region)}\.amazonaws\.com(\.cn)?(/.*)?")
+        if not registry or not own_ecr.fullmatch(registry):
+            problems.append(
+                ConfigProblem(
+                    f"{key}.imageRegistry",
+                    registry,
+                    f"without NAT gateways (poc.network.natGateways: 0) the tasks pull only through the VPC endpoints of {config.region or 'the stack region'}: "
+                    f"set an ECR registry path there (<account>.dkr.ecr.{config.region or '<region>'}.amazonaws.com{'.cn' if config.aws_partition == 'aws-cn' else ''}/<prefix>) holding the images, or set poc.network.natGateways: 1",
+                )
+            )
+    profile = config.profile
+    if not is_mainland(profile):
+        return problems
+    where = f"under residency profile '{profile.name}' (mainland China) every source must be in the country"
+    registries = ", ".join(DOMESTIC_REGISTRIES)
+    if not registry:
+        problems.append(ConfigProblem(f"{key}.imageRegistry", None, f"{where}, and the images come from Docker Hub and ghcr.io by default; set a registry holding them on {registries} (python -m scripts images STACK lists what to copy)"))
+    elif domestic_registry(registry_host(registry)) is None:
+        problems.append(ConfigProblem(f"{key}.imageRegistry", registry, f"{where}; use a registry on {registries}"))
+    helm = mirrors.helm_repository
+    if helm and domestic_registry(registry_host(helm)) is None:
+        problems.append(ConfigProblem(f"{key}.helmRepository", helm, f"{where}; use an OCI repository (oci://host/path) on {registries}"))
+    elif not helm and config.phase is Phase.SCALE:
+        problems.append(ConfigProblem(f"{key}.helmRepository", None, f"{where}, and the cluster add-on charts come from github.io and other hosts abroad; set an OCI repository (oci://host/path) on {registries}"))
+    index = mirrors.python_index
+    indexes = ", ".join(sorted(DOMESTIC_PYTHON_INDEXES))
+    if index and not is_domestic_python_index(index):
+        problems.append(ConfigProblem(f"{key}.pythonIndex", index, f"{where}; use a PyPI mirror on {indexes} (e.g. https://mirrors.aliyun.com/pypi/simple/)"))
+    elif not index and config.poc.app.kind.value == "dify":
+        problems.append(ConfigProblem(f"{key}.pythonIndex", None, f"{where}, and Dify's plugin daemon installs plugin packages from pypi.org by default; set a PyPI mirror on {indexes} (e.g. https://mirrors.aliyun.com/pypi/simple/)"))
+    source = mirrors.model_source
+    if (source is not None or config.phase is Phase.SCALE) and not is_domestic_model_source(source):
+        problems.append(ConfigProblem(f"{key}.modelSource", source, f"{where}, and {source or 'huggingface (the default)'} serves model weights from abroad; set modelscope (model ids as published on ModelScope)"))
+    return problems
+
+
+def _open_to_internet(app: AppConfig) -> str | None:
+    """What makes the PoC app a public website: 0.0.0.0/0 (any public network wider than /8) or
+    a public domain name. Networks of a few offices or a VPN are a CIDR-limited entry."""
+    for i, cidr in enumerate(app.allowed_cidrs):
+        if cidr.prefixlen < 8 and not cidr.is_private:
+            return f"allowedCidrs[{i}] {cidr} opens it to the internet"
+    if app.domain_name:
+        return f"domainName {app.domain_name} publishes it under a public domain"
+    return None
+
+
+def _check_icp_filing(config: PlatformConfig) -> list[ConfigProblem]:
+    """Ports 80/443 on AWS China and Azure China serve only sites with an ICP filing: MIIT requires
+    one for any website on a mainland server, and the operators (Sinnet / NWCD for AWS China,
+    21Vianet for Azure China) block unfiled sites. Sources read 2026-11-30: amazonaws.cn/en/support/icp/
+    (ICP recordal through Sinnet or NWCD), alibabacloud.com/help/doc-detail/36898.htm ("Before
+    completing the ICP Filing procedure, you are not allowed to make your website accessible";
+    servers outside the mainland need none)."""
+    in_china = (config.cloud is Cloud.AWS and config.region in AWS_PARTITION_REGIONS["aws-cn"]) or (config.cloud is Cloud.AZURE and config.azure_environment == "china")
+    app = config.poc.app
+    if config.phase is not Phase.POC or not in_china or app.icp_filing:
+        return []
+    reason = _open_to_internet(app)
+    if reason is None:
+        return []
+    where = "AWS China" if config.cloud is Cloud.AWS else "Azure China"
+    return [
+        ConfigProblem(
+            f"{NAMESPACE}:poc.app.icpFiling",
+            None,
+            f"is required: {reason}, and public ports 80/443 on {where} serve only sites with an ICP filing; file the site (ICP备案) with the cloud's operator and set the number "
+            "(e.g. 京ICP备12345678号-1), or keep the app CIDR-limited (allowedCidrs of your offices or VPN, no domainName)",
+        )
+    ]
 
 
 def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
@@ -907,9 +1234,9 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
     if config.phase is Phase.POC:
         return [ConfigProblem(key, "(set)", "takes effect from phase beta; set llm-platform:phase to beta or remove the section")] if beta else []
     if beta is None:
-        return [ConfigProblem(key, None, f"is required for phase {config.phase.value}: managed models (bedrock or azureOpenAI) and vectorStore")]
+        return [ConfigProblem(key, None, f"is required for phase {config.phase.value}: vectorStore and at least one managed inference source ({_beta_sources_allowed(config)})")]
     profile = config.profile
-    problems = []
+    problems = _beta_source_problems(config, beta)
     cloud = config.cloud.value
     engine = beta.vector_store.engine
     if engine not in VECTOR_ENGINES[cloud]:
@@ -921,38 +1248,103 @@ def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:
     if config.cloud is Cloud.AWS:
         if beta.azure_openai is not None:
             problems.append(ConfigProblem(f"{key}.azureOpenAI", "(set)", "is an Azure setting; on AWS configure beta.bedrock"))
+        problems.extend(_sagemaker_problems(config, beta))
         if beta.bedrock is None:
-            problems.append(ConfigProblem(f"{key}.bedrock", None, "is required on AWS: the Bedrock models the app may use"))
+            pass
         elif not profile.bedrock_allowed:
-            problems.append(ConfigProblem(f"{key}.bedrock", "(set)", f"Bedrock has no endpoint under residency profile '{profile.name}' (aws-cn); use a domestic API provider instead"))
+            problems.append(ConfigProblem(f"{key}.bedrock", "(set)", f"Bedrock has no endpoint in {profile.aws_partition} (residency profile '{profile.name}'); use {_beta_sources_allowed(config)}"))
         else:
             for i, m in enumerate(beta.bedrock.models):
                 try:
                     resolve_model(m.name, m.model, m.routing, config.region, profile, m.in_regions, m.profile_prefixes)
                 except ModelChoiceError as exc:
                     problems.append(ConfigProblem(f"{key}.bedrock.models[{i}].model", m.model, str(exc)))
-        if config.nat_gateways() == 0 and not beta.image_registry:
-            problems.append(
-                ConfigProblem(
-                    f"{key}.imageRegistry",
-                    None,
-                    "without NAT gateways (poc.network.natGateways: 0) the tasks cannot pull from Docker Hub; set an ECR registry path that serves the images (e.g. a pull-through cache) or set poc.network.natGateways: 1",
-                )
-            )
     else:
         if beta.bedrock is not None:
             problems.append(ConfigProblem(f"{key}.bedrock", "(set)", "is an AWS setting; on Azure configure beta.azureOpenAI"))
-        if beta.image_registry is not None:
-            problems.append(ConfigProblem(f"{key}.imageRegistry", beta.image_registry, "is an AWS (ECR) setting"))
-        if beta.azure_openai is None:
-            problems.append(ConfigProblem(f"{key}.azureOpenAI", None, "is required on Azure: the Azure OpenAI deployments the app may use"))
-        else:
+        if beta.sagemaker is not None:
+            problems.append(ConfigProblem(f"{key}.sagemaker", "(set)", "is an AWS setting; on Azure configure beta.azureOpenAI or beta.apiModels"))
+        if beta.azure_openai is not None:
             for i, d in enumerate(beta.azure_openai.deployments):
                 try:
-                    resolve_deployment(d.name, d.model, d.version, d.sku, config.region, profile, d.regions)
+                    resolve_deployment(d.name, d.model, d.version, d.sku, config.region, profile, d.regions, cloud=config.azure_environment)
                 except DeploymentChoiceError as exc:
                     problems.append(ConfigProblem(f"{key}.azureOpenAI.deployments[{i}].{exc.field}", exc.value, str(exc)))
         problems.extend(ConfigProblem(f"{key}.{suffix}", value, message) for suffix, value, message in vector_store_problems(engine, beta.vector_store.geo_redundant_backup))
+    return problems
+
+
+def _beta_sources_allowed(config: PlatformConfig) -> str:
+    """The managed inference sources a Beta stack of this cloud and profile may use, as advice."""
+    profile = config.profile
+    sources = []
+    if config.cloud is Cloud.AWS:
+        if profile.bedrock_allowed:
+            sources.append("beta.bedrock")
+        sources.append("beta.sagemaker")
+    else:
+        sources.append("beta.azureOpenAI")
+    apis = sorted(name for name, api in config.poc.providers().items() if profile.allows_api(api))
+    if apis:
+        sources.append(f"beta.apiModels with one of {', '.join(apis)}")
+    return " or ".join(sources)
+
+
+def _beta_source_problems(config: PlatformConfig, beta: BetaConfig) -> list[ConfigProblem]:
+    """Beta needs at least one managed inference source the profile allows; each API model names
+    a provider the PoC section configured (its key is in the secret store) and the profile allows."""
+    key = f"{NAMESPACE}:beta"
+    profile = config.profile
+    problems = []
+    sagemaker = getattr(beta, "sagemaker", None)
+    if beta.bedrock is None and beta.azure_openai is None and sagemaker is None and not beta.api_models:
+        problems.append(ConfigProblem(key, "(no inference source)", f"needs at least one managed inference source allowed by residency profile '{profile.name}' in {config.region or 'this region'}: {_beta_sources_allowed(config)}"))
+    for i, m in enumerate(beta.api_models):
+        api = config.poc.provider(m.provider)
+        where = f"{key}.apiModels[{i}].provider"
+        if api is None:
+            canonical = canonical_provider(m.provider)
+            hint = f"'{m.provider}' is {API_PROVIDERS[canonical].display_name}: write '{canonical}'" if canonical in API_PROVIDERS else f"'{m.provider}' is not a known provider"
+            problems.append(ConfigProblem(where, m.provider, f"{hint}; known: {', '.join(config.poc.providers())}"))
+        elif not profile.allows_api(api):
+            allowed = sorted(n for n, a in config.poc.providers().items() if profile.allows_api(a))
+            problems.append(ConfigProblem(where, m.provider, f"{api.host} processes prompts in {api.geography.upper()}, outside residency profile '{profile.name}'; allowed: {', '.join(allowed) or 'none'}"))
+        elif m.provider not in config.poc.api_providers:
+            problems.append(ConfigProblem(where, m.provider, f"add '{m.provider}' to {NAMESPACE}:poc.apiProviders (and set its key {api_key_config_key(m.provider)}) to serve it in Beta"))
+    names = [m.name for m in beta.api_models]
+    other = [*(m.name for m in (beta.bedrock.models if beta.bedrock else [])), *(d.name for d in (beta.azure_openai.deployments if beta.azure_openai else []))]
+    other += [m.name for m in getattr(sagemaker, "models", [])]
+    for i, name in enumerate(names):
+        if names.index(name) != i or name in other:
+            problems.append(ConfigProblem(f"{key}.apiModels[{i}].name", name, "is already the name of another Beta model; names are what the app calls, one each"))
+    return problems
+
+
+def _check_gateway_access(config: PlatformConfig, scale: ScaleConfig, key: str) -> list[ConfigProblem]:
+    """Teams name existing routes, the app has its team, and budgets can be converted to USD."""
+    from components.fx import RATES
+
+    problems: list[ConfigProblem] = []
+    routes = [r.name for r in scale.routes]
+    teams = scale.gateway.teams
+    names = [t.name for t in teams]
+    if "app" not in names:
+        problems.append(ConfigProblem(f"{key}.gateway.teams", names, "needs a team named 'app': its key is the one the stack's app calls the gateway with"))
+    if len(set(names)) != len(names):
+        problems.append(ConfigProblem(f"{key}.gateway.teams", names, "team names must be unique"))
+    for i, team in enumerate(teams):
+        for j, route in enumerate(team.routes):
+            if route not in routes:
+                problems.append(ConfigProblem(f"{key}.gateway.teams[{i}].routes[{j}]", route, f"no route has that name; routes: {', '.join(routes)}"))
+    budgeted = any(t.budget_percent is not None for t in teams) or any(r.max_budget is not None for r in scale.routes)
+    if budgeted and config.budget is not None and config.budget.currency not in RATES:
+        problems.append(
+            ConfigProblem(
+                f"{NAMESPACE}:budget.currency",
+                config.budget.currency,
+                f"gateway budgets are counted in USD and there is no exchange rate for it; use one of {', '.join(sorted(RATES))} (components/fx.py)",
+            )
+        )
     return problems
 
 
@@ -1016,6 +1408,8 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
                     f"{model.max_replicas} x {model.gpus_per_replica} GPUs exceed pool '{pool.name}' at its maxSize ({pool.max_size} x {gpus} GPUs)",
                 )
             )
+        if model.gpus_per_replica <= gpus:
+            problems.extend(_model_fit_problems(model, pool.instance_type, f"{key}.models[{i}]"))
     profile = config.profile
     beta = config.beta
     for i, route in enumerate(scale.routes):
@@ -1024,10 +1418,20 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
         for j, name in enumerate(route.self_hosted):
             if name not in models:
                 problems.append(ConfigProblem(f"{key}.routes[{i}].selfHosted[{j}]", name, f"no served model has that name; models: {', '.join(models)}"))
+            elif models[name].min_replicas == 0 and not route.fallbacks:
+                problems.append(
+                    ConfigProblem(
+                        f"{key}.models[{list(models).index(name)}].minReplicas",
+                        0,
+                        f"scales '{name}' to zero, but route '{route.name}' has no fallbacks to serve it while a replica starts (a GPU node, the image and the "
+                        "weights: minutes); add fallbacks to the route or set minReplicas to 1 or more",
+                    )
+                )
         for j, ref in enumerate(route.fallbacks):
             problem = _fallback_problem(ref, config, beta, profile)
             if problem:
                 problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", ref, problem))
+    problems.extend(_check_gateway_access(config, scale, key))
     from datetime import date
 
     from components.k8s.versions import KUBERNETES_VERSIONS
@@ -1044,6 +1448,66 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
                 f"{NAMESPACE}:poc.network.natGateways",
                 0,
                 "Scale on AWS needs outbound internet for the nodes (model weights from Hugging Face, vLLM and chart images); set 1 (or one per zone)",
+            )
+        )
+    return problems
+
+
+def model_serving(model: ServedModelConfig, instance_type: str) -> Any:
+    """The model's serving choice (components.k8s.model_fit.ServingChoice) on its pool's instance
+    type, or None for a model outside the catalog without `architecture`, or an unknown type."""
+    from components.k8s.gpu import chip_of, instance_of
+    from components.k8s.model_fit import ModelArchitecture, ServingChoice, architecture_of
+
+    shape = instance_of(instance_type)
+    given = model.architecture
+    arch = (
+        ModelArchitecture(given.parameters, given.layers, given.attention_heads, given.kv_heads, given.head_dim, given.context_length, given.weight_bits, model.hugging_face_id)
+        if given
+        else architecture_of(model.hugging_face_id)
+    )
+    if shape is None or arch is None:
+        return None
+    chip = chip_of(instance_type)
+    return ServingChoice(
+        model.hugging_face_id,
+        arch,
+        model.gpus_per_replica,
+        float(shape.gpu_memory_gib),
+        chip.name if chip else instance_type,
+        model.max_model_len,
+        model.max_num_seqs,
+        model.gpu_memory_utilization,
+        model.quantization,
+        model.kv_cache_dtype,
+    )
+
+
+def _model_fit_problems(model: ServedModelConfig, instance_type: str, key: str) -> list[ConfigProblem]:
+    from components.k8s.gpu import chip_of
+    from components.k8s.model_fit import MODEL_CATALOG, check_fit, weight_bits
+
+    choice = model_serving(model, instance_type)
+    if choice is None:
+        return [
+            ConfigProblem(
+                f"{key}.architecture",
+                None,
+                f"is required for '{model.hugging_face_id}', which is not in the model catalog ({len(MODEL_CATALOG)} ids in components/k8s/model_fit.py): set parameters "
+                "(billions), layers, attentionHeads, kvHeads, headDim, contextLength from its config.json and weightBits (16, 8 or 4), so the plan can check it fits its GPUs",
+            )
+        ]
+    problems = [ConfigProblem(key, model.hugging_face_id, problem) for problem in check_fit(choice).problems]
+    chip = chip_of(instance_type)
+    if model.quantization == "fp8" and choice.architecture.weight_bits != 16:
+        problems.append(ConfigProblem(f"{key}.quantization", model.quantization, f"quantizes a 16-bit checkpoint on load; '{model.hugging_face_id}' is already {weight_bits(choice)}-bit: remove quantization"))
+    if weight_bits(choice) == 8 and chip is not None and chip.compute_capability < 8.0:
+        field, value = ("quantization", model.quantization) if model.quantization else ("huggingFaceId", model.hugging_face_id)
+        problems.append(
+            ConfigProblem(
+                f"{key}.{field}",
+                value,
+                f"FP8 weights need an NVIDIA GPU of compute capability 8.0 or later in vLLM; {chip.name} ({instance_type}) is {chip.compute_capability:g}: use a 16-bit or 4-bit checkpoint there",
             )
         )
     return problems
@@ -1086,17 +1550,25 @@ def _fallback_problem(ref: str, config: PlatformConfig, beta: BetaConfig | None,
             return "Azure OpenAI fallbacks need cloud azure and beta.azureOpenAI"
         names = [d.name for d in beta.azure_openai.deployments]
         return None if target in names else f"no beta.azureOpenAI deployment is called '{target}'; deployments: {', '.join(names)}"
+    if kind == "sagemaker":
+        if config.cloud is not Cloud.AWS or beta is None or beta.sagemaker is None:
+            return "SageMaker fallbacks need cloud aws and beta.sagemaker"
+        names = [m.name for m in beta.sagemaker.models]
+        return None if target in names else f"no beta.sagemaker model is called '{target}'; models: {', '.join(names)}"
     if kind == "api":
         provider, _, model = target.partition("/")
-        if provider not in API_PROVIDERS or not model:
-            return f"write api:<provider>/<model> with a provider of {', '.join(API_PROVIDERS)}"
-        if not profile.allows_api_provider(provider):
-            api = API_PROVIDERS[provider]
-            return f"{api.host} processes prompts in {api.geography.upper()}, outside residency profile '{profile.name}'; allowed: {', '.join(profile.allowed_api_providers()) or 'none'}"
+        api = config.poc.provider(provider)
+        if api is None or not model:
+            canonical = canonical_provider(provider)
+            hint = f"'{provider}' is {API_PROVIDERS[canonical].display_name}, write api:{canonical}/<model>; " if api is None and canonical in API_PROVIDERS else ""
+            return f"{hint}write api:<provider>/<model> with a provider of {', '.join(config.poc.providers())}"
+        if not profile.allows_api(api):
+            allowed = sorted(n for n, a in config.poc.providers().items() if profile.allows_api(a))
+            return f"{api.host} processes prompts in {api.geography.upper()}, outside residency profile '{profile.name}'; allowed: {', '.join(allowed) or 'none'}"
         if provider not in config.poc.api_providers:
             return f"add '{provider}' to llm-platform:poc.apiProviders (and its API key) to use it as a fallback"
         return None
-    return "write bedrock:<model>, azure:<deployment> or api:<provider>/<model>"
+    return "write bedrock:<model>, azure:<deployment>, sagemaker:<model> or api:<provider>/<model>"
 
 
 def _check_api_keys(config: PlatformConfig, api_keys: dict[str, str], secret_keys: set[str] | frozenset[str]) -> list[ConfigProblem]:
@@ -1116,5 +1588,32 @@ def _check_api_keys(config: PlatformConfig, api_keys: dict[str, str], secret_key
             full_key = f"{NAMESPACE}:{name}"
             problems.append(
                 ConfigProblem(full_key, None, f"the API key of provider '{provider}' is required: run `pulumi config set --secret {full_key} <key>`")
+            )
+    return problems
+
+
+def _sagemaker_problems(config: PlatformConfig, beta: BetaConfig) -> list[ConfigProblem]:
+    """SageMaker models: an instance type the region hosts, weights pre-staged in S3."""
+    from components.aws.sagemaker_catalog import HostingChoiceError, lmi_image, resolve_instance
+
+    if beta.sagemaker is None:
+        return []
+    key = f"{NAMESPACE}:beta.sagemaker"
+    problems = []
+    if lmi_image(config.region, "amazonaws.com") is None:
+        problems.append(ConfigProblem(key, "(set)", f"no LMI serving image is catalogued for {config.region} (components/aws/sagemaker_catalog.py)"))
+    for i, m in enumerate(beta.sagemaker.models):
+        try:
+            resolve_instance(m.instance_type, config.region)
+        except HostingChoiceError as exc:
+            problems.append(ConfigProblem(f"{key}.models[{i}].instanceType", m.instance_type, str(exc)))
+        if not m.model_id.startswith("s3://"):
+            problems.append(
+                ConfigProblem(
+                    f"{key}.models[{i}].modelId",
+                    m.model_id,
+                    "SageMaker endpoints run network-isolated in a VPC without NAT and cannot download from a model hub: stage the weights in an S3 "
+                    f"prefix in {config.region or 'the stack region'} (e.g. `modelscope download --model {m.model_id} --local_dir w && aws s3 sync w s3://<bucket>/{m.model_id}/`) and set s3://<bucket>/<prefix>",
+                )
             )
     return problems

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 
 from components.lowcode import AppSpec, Backends, SecretName, SecretRef, Service, build_app_spec, generated_secret_length
+from components.mirrors import python_index_env
 from stacks.config import AppKind, Phase
 from stacks.context import StackContext
 from stacks.program import secret_api_key
@@ -35,11 +36,14 @@ class AppExtension:
     extra_parameters: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # AWS: extra task-role policies (name -> JSON); Azure: extra role assignments are made by the phase.
     task_policies: dict[str, pulumi.Input[str]] = field(default_factory=dict)
-    image_registry: str | None = None
     # Azure: services reachable only inside the app environment (e.g. the model gateway), and the
     # identity each runs as (service name -> components.azure.container_apps.AppIdentity).
     internal_services: tuple[Service, ...] = ()
     internal_identities: dict[str, Any] = field(default_factory=dict)
+    # AWS: each internal service's task-role policies (service -> name -> JSON) and the private
+    # DNS namespace the app finds them in (components/aws/ecs_app.py internal_service_url).
+    internal_task_policies: dict[str, dict[str, pulumi.Input[str]]] = field(default_factory=dict)
+    internal_namespace: str | None = None
     # AWS: ports the app tasks call inside the VPC besides its data stores (port -> what).
     vpc_egress_ports: dict[int, str] = field(default_factory=dict)
 
@@ -198,6 +202,7 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
         vector_secrets=ext.vector_secrets,
         model_env=ext.model_env,
         model_secrets=ext.model_secrets,
+        package_index_env=python_index_env(cfg.mirrors.for_components()),
         # RDS certificates chain to the Amazon RDS CA, which is not in Node's trust store, so
         # Flowise's `DATABASE_SSL=true` (TypeORM `ssl: true`) fails the handshake. With
         # DATABASE_SSL unset, node-postgres reads PGSSLMODE: `no-verify` encrypts without
@@ -277,12 +282,15 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
             log_retention_days=app.log_retention_days,
             tags=ctx.tags,
             image_tags=app.image_tags,
-            image_registry=ext.image_registry,
+            image_registry=cfg.mirrors.image_registry,
             bucket_arn=bucket.bucket_arn,
             task_policies=ext.task_policies,
             parameter_arns=ext.extra_parameters,
             vpc_egress_ports=ext.vpc_egress_ports,
             parameter_path_prefix=f"/{ctx.project}/{ctx.stack}/app",
+            internal_services=ext.internal_services,
+            internal_task_policies=ext.internal_task_policies,
+            internal_namespace=ext.internal_namespace,
         ),
         opts=ctx.opts,
     )
@@ -323,7 +331,7 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
     import pulumi_azure_native as azure
 
     from components.azure.budget import ResourceGroupBudget, ResourceGroupBudgetArgs
-    from components.azure.clouds import CLOUDS, ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER
+    from components.azure.clouds import CLOUDS, ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER, app_redis_zone
     from components.azure.data import EncryptionIdentity
     from components.azure.keyvault import SecretVault, SecretVaultArgs
     from components.azure.monitoring import LogWorkspace, LogWorkspaceArgs
@@ -353,9 +361,10 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
         "postgres": f"{namer.prefix}.{names.postgres_private_zone}",
         **(extra_zones or {}),
     }
-    if cfg.poc.app.kind is AppKind.DIFY:
-        # Validated in stacks.config: every cloud that reaches here offers Azure Managed Redis.
-        zones["redisEnterprise"] = str(names.private_zones["redisEnterprise"])
+    redis_zone = app_redis_zone(names)
+    if cfg.poc.app.kind is AppKind.DIFY and redis_zone is not None:
+        # stacks.config refuses Dify in a cloud without a Redis service (redis_zone None).
+        zones[redis_zone[0]] = redis_zone[1]
     network = VirtualNetwork(
         "network",
         VirtualNetworkArgs(rg_name, location, cfg.poc.network.cidr, namer.name("vnet"), zones, ctx.tags, extra_subnets=extra_subnets),
@@ -424,11 +433,13 @@ def azure_foundation(ctx: StackContext, *, extra_zones: dict[str, str] | None = 
 def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppExtension) -> Any:
     import pulumi_random as random
 
-    from components.azure.clouds import CLOUDS, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
+    from components.azure.clouds import CLOUDS, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR, identity_env
     from components.azure.container_apps import AppFileShare, AppIdentity, ContainerApps, ContainerAppsArgs, key_vault_secret_name
     from components.azure.data import (
         AppStorage,
         AppStorageArgs,
+        CacheForRedis,
+        CacheForRedisArgs,
         FlexiblePostgres,
         FlexiblePostgresArgs,
         ManagedRedis,
@@ -482,6 +493,8 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             "AZURE_BLOB_AUTH_TYPE": "managed_identity",
             "AZURE_BLOB_ACCOUNT_KEY": "managedidentity",
             "AZURE_CLIENT_ID": foundation.app_identity.client_id,
+            # Outside the public cloud azure-identity must log in at that cloud's Entra ID.
+            **identity_env(names),
         }
         # The daemon authenticates with the app's managed identity (DefaultAzureCredential picks
         # the user-assigned one by AZURE_CLIENT_ID), not the account key: dify-plugin-daemon 0.6.1
@@ -493,6 +506,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             "AZURE_BLOB_STORAGE_USE_MANAGED_IDENTITY": "true",
             "AZURE_BLOB_STORAGE_ACCOUNT_URL": storage_env["AZURE_BLOB_ACCOUNT_URL"],
             "AZURE_CLIENT_ID": foundation.app_identity.client_id,
+            **identity_env(names),
         }
     else:
         storage_env = {"STORAGE_TYPE": "local", "BLOB_STORAGE_PATH": "/root/.flowise/storage"}
@@ -508,6 +522,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         vector_secrets=ext.vector_secrets,
         model_env=ext.model_env,
         model_secrets=ext.model_secrets,
+        package_index_env=python_index_env(cfg.mirrors.for_components()),
         # Flexible Server certificates chain to DigiCert / Microsoft roots in Node's trust store.
         flowise_database_tls_env={"DATABASE_SSL": "true"},
     )
@@ -537,7 +552,26 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
     for field_name, value in db_fields.items():
         ref = SecretRef(SecretName.DATABASE.value, field_name)
         urls[key_vault_secret_name(ref)] = vault.secret(key_vault_secret_name(ref), value, protect=field_name == "password")
-    if spec.needs_redis:
+    if spec.needs_redis and names.app_redis == "redisCache":
+        # Azure Cache for Redis, where the cloud has no Azure Managed Redis (Azure China).
+        pulumi.log.warn(
+            "the app's Redis is Azure Cache for Redis, which takes no customer-managed key: Dify's cache and task queue "
+            "are encrypted at rest with Microsoft-managed keys (the cloud offers no Azure Managed Redis)"
+        )
+        cache = CacheForRedis(
+            "app-cache",
+            CacheForRedisArgs(
+                resource_group_name=rg_name,
+                location=location,
+                endpoints_subnet_id=network.endpoints_subnet_id,
+                zone_id=network.zone_ids["redisCache"],
+                workspace_id=foundation.workspace.workspace_id,
+                tags=ctx.tags,
+            ),
+            opts=ctx.opts,
+        )
+        redis_host, redis_key, redis_port, broker_db = cache.host, cache.access_key, cache.port, 1
+    elif spec.needs_redis:
         redis = ManagedRedis(
             "app-cache",
             ManagedRedisArgs(
@@ -551,12 +585,16 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             ),
             opts=ctx.opts,
         )
+        # Azure Managed Redis serves database 0 only.
+        redis_host, redis_key, redis_port, broker_db = redis.host, redis.access_key, 10000, 0
+    if spec.needs_redis:
         redis_fields = {
-            "host": redis.host,
-            "port": "10000",
-            "password": redis.access_key,
-            # Azure Managed Redis serves database 0 only.
-            "broker_url": pulumi.Output.all(redis.host, redis.access_key).apply(lambda v: redis_url("rediss", v[1], v[0], 10000, 0, "ssl_cert_reqs=required")),
+            "host": redis_host,
+            "port": str(redis_port),
+            "password": redis_key,
+            "broker_url": pulumi.Output.all(redis_host, redis_key).apply(
+                lambda v: redis_url("rediss", v[1], v[0], redis_port, broker_db, "ssl_cert_reqs=required")
+            ),
         }
         for field_name, value in redis_fields.items():
             ref = SecretRef(SecretName.REDIS.value, field_name)
@@ -594,7 +632,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             vnet_id=network.vnet_id,
             tags=ctx.tags,
             image_tags=app.image_tags,
-            image_registry=ext.image_registry,
+            image_registry=cfg.mirrors.image_registry,
             file_share=file_share,
             internal_services=ext.internal_services,
             internal_identities=ext.internal_identities,

@@ -15,13 +15,28 @@ from typing import Any
 
 import pulumi
 
-from components.gateway import MASTER_KEY_ENV, Route, RouterSettings, Upstream, litellm_config, render_config
+from components.gateway import (
+    MASTER_KEY_ENV,
+    REDIS_PASSWORD_ENV,
+    GatewayAccess,
+    Route,
+    RouterSettings,
+    Team,
+    Upstream,
+    access_env,
+    gateway_files,
+    litellm_config,
+    render_config,
+)
 from components.lowcode import SecretName, SecretRef
-from policies.llm_guard.routing import API_PROVIDERS
-from stacks.config import NAMESPACE, PlatformConfig, RouteConfig, ScaleConfig
+from stacks.config import NAMESPACE, PlatformConfig, RouteConfig, ScaleConfig, model_serving
 from stacks.context import StackContext
+from stacks.inference import api_model_upstream
 
 SYSTEM_POOL = "system"
+# The gateway's Redis on AWS: Graviton burstable, 1.37 GiB (spend and limit counters are small).
+GATEWAY_CACHE_NODE = "cache.t4g.small"
+GATEWAY_REDIS_SECRET = "gateway-redis-password"  # Key Vault secret (Azure)
 DEFAULT_SYSTEM_INSTANCE = {"aws": "m6i.xlarge", "azure": "Standard_D4s_v5"}
 SYSTEM_DISK_GB = 100
 # Pod Security admission per namespace: the gateway (non-root LiteLLM image) meets `restricted`;
@@ -41,10 +56,6 @@ def vllm_base_env(model: str) -> str:
     return f"VLLM_{_env_name(model)}_BASE"
 
 
-def api_base_env(provider: str) -> str:
-    return f"{_env_name(provider)}_API_BASE"
-
-
 def api_key_env(provider: str) -> str:
     return f"{_env_name(provider)}_API_KEY"
 
@@ -61,58 +72,120 @@ class GatewayPlan:
     api_providers: list[str] = field(default_factory=list)  # whose keys the gateway Secret carries
     uses_bedrock: bool = False
     uses_azure_openai: bool = False
+    sagemaker_endpoints: list[str] = field(default_factory=list)  # AWS: SageMaker models the gateway calls
 
 
 ManagedUpstream = Callable[[str, str, Mapping[str, Any]], Upstream]  # (route, target, limits)
 
 
-def plan_gateway(scale: ScaleConfig, model_url: Callable[[str], str], managed: Mapping[str, ManagedUpstream]) -> GatewayPlan:
-    """Typed routes from the config: self-hosted models share the public name, fallbacks follow in
-    the configured order. `managed` builds Bedrock / Azure OpenAI upstreams for this cloud."""
+def plan_gateway(scale: ScaleConfig, model_url: Callable[[str], str], managed: Mapping[str, ManagedUpstream], cfg: PlatformConfig) -> GatewayPlan:
+    """Typed routes from the config: self-hosted models share the public name (least busy first,
+    each with a concurrency cap per gateway replica so a saturated model overflows), fallbacks
+    follow in the configured order. `managed` builds Bedrock / Azure OpenAI upstreams for this cloud."""
     plan = GatewayPlan(routes=[])
+    served = {m.name: m for m in scale.models}
     for route in scale.routes:
         primary = []
         for model in route.self_hosted:
             plan.env[vllm_base_env(model)] = model_url(model)
-            primary.append(Upstream(id=f"{route.name}/vllm-{model}", litellm_model=f"hosted_vllm/{model}", tier="self-hosted", api_base=f"os.environ/{vllm_base_env(model)}"))
-        fallbacks = [_fallback(route, ref, plan, managed) for ref in route.fallbacks]
-        plan.routes.append(Route(route.name, primary=tuple(primary), fallbacks=tuple(fallbacks)))
+            in_flight = route.max_parallel_requests or SELF_HOSTED_CONCURRENCY_PER_REPLICA * served[model].max_replicas
+            primary.append(
+                Upstream(
+                    id=f"{route.name}/vllm-{model}",
+                    litellm_model=f"hosted_vllm/{model}",
+                    tier="self-hosted",
+                    api_base=f"os.environ/{vllm_base_env(model)}",
+                    max_parallel_requests=_per_replica(in_flight, scale),
+                    timeout=scale.gateway.timeout_seconds,
+                    stream_timeout=SELF_HOSTED_STREAM_TIMEOUT_SECONDS,
+                )
+            )
+        fallbacks = [_fallback(route, ref, plan, managed, cfg) for ref in route.fallbacks]
+        plan.routes.append(Route(route.name, primary=tuple(primary), fallbacks=tuple(fallbacks), kind=route.kind))
     return plan
 
 
-def _limits(route: RouteConfig) -> dict[str, Any]:
-    limits: dict[str, Any] = {"rpm": route.rpm, "tpm": route.tpm}
+# vLLM's scheduler batches up to max_num_seqs sequences (256 by default) but latency grows with
+# the batch; 32 per replica keeps a 7B-14B model near its interactive latency. Beyond the cap (for
+# all replicas at maxReplicas: a queue builds first, the autoscaler adds replicas on it) requests
+# overflow to the route's fallbacks.
+SELF_HOSTED_CONCURRENCY_PER_REPLICA = 32
+# Seconds between stream chunks (and to the first one) from a self-hosted model before the
+# request fails over (LiteLLM stream_timeout): a stalled server is left quickly.
+SELF_HOSTED_STREAM_TIMEOUT_SECONDS = 30
+
+
+def _per_replica(total: int, scale: ScaleConfig) -> int:
+    """LiteLLM counts rpm, tpm and in-flight requests in each replica's memory: the route's
+    figure is split among the gateway's replicas (at its HPA minimum; more pods admit more)."""
+    return max(1, -(-total // scale.gateway.replicas))
+
+
+def _limits(route: RouteConfig, scale: ScaleConfig, cfg: PlatformConfig) -> dict[str, Any]:
+    from components.fx import to_usd
+
+    limits: dict[str, Any] = {
+        "rpm": _per_replica(route.rpm, scale) if route.rpm else None,
+        "tpm": _per_replica(route.tpm, scale) if route.tpm else None,
+        "timeout": scale.gateway.timeout_seconds,
+    }
     if route.max_budget is not None:
-        limits.update(max_budget=route.max_budget, budget_duration=route.budget_duration)
+        # Deployment budgets are kept in Redis by LiteLLM's router (shared by replicas and restarts).
+        limits.update(max_budget=round(to_usd(route.max_budget, cfg.budget.currency), 2), budget_duration=route.budget_duration)
     return limits
 
 
-def _fallback(route: RouteConfig, ref: str, plan: GatewayPlan, managed: Mapping[str, ManagedUpstream]) -> Upstream:
+def _fallback(route: RouteConfig, ref: str, plan: GatewayPlan, managed: Mapping[str, ManagedUpstream], cfg: PlatformConfig) -> Upstream:
+    assert cfg.scale is not None
+    limits = _limits(route, cfg.scale, cfg)
     kind, _, target = ref.partition(":")
-    if kind in ("bedrock", "azure"):
+    if kind in ("bedrock", "azure", "sagemaker"):
+        if kind == "sagemaker" and target not in plan.sagemaker_endpoints:
+            plan.sagemaker_endpoints.append(target)
         plan.uses_bedrock |= kind == "bedrock"
         plan.uses_azure_openai |= kind == "azure"
-        return managed[kind](route.name, target, _limits(route))
+        return managed[kind](route.name, target, limits)
     provider, _, model = target.partition("/")
-    api = API_PROVIDERS[provider]
-    plan.env[api_base_env(provider)] = api.api_base
     if provider not in plan.api_providers:
         plan.api_providers.append(provider)
-    return Upstream(
-        id=f"{route.name}/api-{provider}-{model}",
-        litellm_model=f"{api.litellm_prefix}/{model}",
-        tier="api",
-        api_base=f"os.environ/{api_base_env(provider)}",
-        api_key_env=api_key_env(provider),
-        **_limits(route),
+    return api_model_upstream(cfg, provider, model, f"{route.name}/api-{provider}-{model}", **limits)
+
+
+def gateway_access(cfg: PlatformConfig, plan: GatewayPlan) -> GatewayAccess:
+    """Teams (scoped keys, monthly budgets in USD from llm-platform:budget) and the per-upstream
+    budgets the spend alerts compare against."""
+    from components.fx import to_usd
+
+    scale = cfg.scale
+    assert scale is not None
+    routes = [r.name for r in scale.routes]
+    monthly_usd = to_usd(cfg.budget.amount, cfg.budget.currency) if any(t.budget_percent for t in scale.gateway.teams) else 0.0
+    teams = tuple(
+        Team(t.name, tuple(t.routes or routes), round(monthly_usd * t.budget_percent / 100, 2) if t.budget_percent else None) for t in scale.gateway.teams
     )
+    budgets = {u.id: u.max_budget for r in plan.routes for u in (*r.primary, *r.fallbacks) if u.max_budget is not None}
+    return GatewayAccess(teams, tuple(cfg.budget.thresholds), budgets)
 
 
-def gateway_config_yaml(scale: ScaleConfig, plan: GatewayPlan, extra_settings: Mapping[str, Any] | None = None) -> pulumi.Output[str]:
+APP_TEAM = "app"  # the gateway team whose key the stack's app gets
+
+
+def team_key_secret(team: str) -> str:
+    """Secret (Secrets Manager path leaf / Key Vault name) holding a team's gateway key."""
+    return f"gateway-team-key-{team}"
+
+
+def _new_team_key(team: str, ctx: StackContext) -> pulumi.Output[str]:
+    import pulumi_random as random
+
+    return pulumi.Output.concat("sk-", random.RandomPassword(f"{team_key_secret(team)}-value", length=48, special=False, opts=ctx.opts).result)
+
+
+def gateway_config_yaml(scale: ScaleConfig, plan: GatewayPlan, extra_settings: Mapping[str, Any] | None = None, access: GatewayAccess | None = None) -> pulumi.Output[str]:
     g = scale.gateway
     settings = RouterSettings(num_retries=g.num_retries, allowed_fails=g.allowed_fails, cooldown_seconds=g.cooldown_seconds, timeout_seconds=g.timeout_seconds)
     # Upstream fields may be outputs (ARNs, endpoints): render once they are known.
-    return pulumi.Output.from_input(litellm_config(plan.routes, settings, extra_settings)).apply(render_config)
+    return pulumi.Output.from_input(litellm_config(plan.routes, settings, extra_settings, access)).apply(render_config)
 
 
 # --------------------------------------------------------------------------- on the cluster
@@ -145,8 +218,10 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
     import pulumi_kubernetes as k8s
 
     from components.k8s.addons import GpuSupport, SecretSync, SecretSyncArgs
+    from components.k8s.autoscaling import Keda, QueueScaler, QueueScalerArgs
     from components.k8s.gpu import GPU_INSTANCES
     from components.k8s.meta import metadata
+    from components.k8s.model_fit import check_fit
     from components.k8s.serving import (
         GATEWAY_NAMESPACE,
         GATEWAY_SECRET,
@@ -166,7 +241,8 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
     namespaces = {
         ns: k8s.core.v1.Namespace(f"namespace-{ns}", metadata=metadata(ns, tags, labels=POD_SECURITY[ns]), opts=opts) for ns in (MODELS_NAMESPACE, GATEWAY_NAMESPACE)
     }
-    GpuSupport("gpu-support", tags, opts=opts)
+    mirrors = ctx.config.mirrors.for_components()
+    gpu_support = GpuSupport("gpu-support", tags, opts=opts, mirrors=mirrors)
     synced: dict[str, tuple[str, Mapping[str, pulumi.Input[str]]]] = {GATEWAY_SECRET: (GATEWAY_NAMESPACE, dict(cluster.gateway_secrets))}
     if cluster.hugging_face_secret is not None:
         synced[HF_SECRET] = (MODELS_NAMESPACE, {"HF_TOKEN": cluster.hugging_face_secret})
@@ -180,16 +256,20 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
             namespaces=list(namespaces.values()),
             tags=tags,
             identity=cluster.secret_sync_identity,
+            mirrors=mirrors,
         ),
         opts=opts,
     )
+    monitoring = _monitoring(tags, mirrors, [*namespaces.values(), gpu_support], opts)
+    keda = Keda("keda", mirrors, opts=opts)
     models_ns = namespaces[MODELS_NAMESPACE].metadata["name"]
     pools = {p.name: p for p in scale.gpu_pools}
     for model in scale.models:
         shape = GPU_INSTANCES[pools[model.pool].instance_type]
         at_min = sum(m.min_replicas * m.gpus_per_replica for m in scale.models if m.pool == model.pool)
         cpu, memory = shape.share(model.gpus_per_replica)
-        ModelServer(
+        fit = check_fit(model_serving(model, pools[model.pool].instance_type))  # config checked it fits
+        server = ModelServer(
             f"model-{model.name}",
             ModelServerArgs(
                 name=model.name,
@@ -198,17 +278,37 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
                 gpus_per_replica=model.gpus_per_replica,
                 min_replicas=model.min_replicas,
                 max_replicas=model.max_replicas,
-                max_model_len=model.max_model_len,
+                max_model_len=fit.context,
                 cache_size_gb=model.cache_size_gb,
                 cpu=cpu,
                 memory_gib=memory,
                 namespace=models_ns,
                 tags=tags,
                 surge_fits=at_min + model.gpus_per_replica <= pools[model.pool].max_size * shape.gpus,
+                engine_args=fit.engine_args(),
+                mirrors=mirrors,
+            ),
+            opts=opts,
+        )
+        QueueScaler(
+            f"model-{model.name}-scaler",
+            QueueScalerArgs(
+                model=model.name,
+                deployment_name=server.deployment_name,
+                namespace=MODELS_NAMESPACE,
+                min_replicas=model.min_replicas,
+                max_replicas=model.max_replicas,
+                prometheus_url=monitoring.prometheus_url,
+                tags=tags,
+                # Below the gateway's per-replica cap, so a replica is added before it overflows.
+                running_target=max(1, SELF_HOSTED_CONCURRENCY_PER_REPLICA * 3 // 4),
+                routes=[r.name for r in scale.routes if model.name in r.self_hosted],
+                after=[keda.release, namespaces[MODELS_NAMESPACE]],
             ),
             opts=opts,
         )
     model_namespace_policies("models", models_ns, tags, opts)
+    _allow_prometheus(namespaces, tags, opts)
     _warn_single_replicas(scale)
     gateway = LlmGateway(
         "gateway",
@@ -225,10 +325,40 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
             service_account_annotations=cluster.gateway_annotations,
             pod_labels=cluster.gateway_pod_labels,
             identity=cluster.gateway_identity,
+            mirrors=mirrors,
+            max_replicas=scale.gateway.max_replicas,
+            cpu_cores=scale.gateway.cpu,
+            files=gateway_files(),
         ),
         opts=opts,
     )
     return gateway
+
+
+def _monitoring(tags: Mapping[str, str], mirrors: Any, after: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions) -> Any:
+    """Prometheus and Grafana, scraping the model servers, the gateway and the DCGM exporter."""
+    from components.k8s.monitoring import DCGM_TARGET, Monitoring, MonitoringArgs, ScrapeTarget
+    from components.k8s.serving import GATEWAY_NAMESPACE, MODELS_NAMESPACE, VLLM_APP, LlmGateway
+
+    targets = [ScrapeTarget("vllm", MODELS_NAMESPACE, VLLM_APP, "http"), ScrapeTarget("litellm", GATEWAY_NAMESPACE, LlmGateway.APP, "http"), DCGM_TARGET]
+    return Monitoring("monitoring", MonitoringArgs(targets=targets, tags=tags, mirrors=mirrors, after=after), opts=opts)
+
+
+def _allow_prometheus(namespaces: Mapping[str, Any], tags: Mapping[str, str], opts: pulumi.ResourceOptions) -> None:
+    """The model and gateway namespaces admit only the gateway and the clients: Prometheus too."""
+    from components.gateway import GATEWAY_PORT
+    from components.k8s.monitoring import allow_scraping
+    from components.k8s.serving import GATEWAY_NAMESPACE, MODELS_NAMESPACE, VLLM_APP, VLLM_PORT, LlmGateway
+
+    allow_scraping("models-from-monitoring", namespaces[MODELS_NAMESPACE].metadata["name"], VLLM_APP, VLLM_PORT, tags, opts)
+    allow_scraping("gateway-from-monitoring", namespaces[GATEWAY_NAMESPACE].metadata["name"], LlmGateway.APP, GATEWAY_PORT, tags, opts)
+
+
+def gateway_redis_env(host: pulumi.Input[str], port: int) -> dict[str, pulumi.Input[str]]:
+    """How LiteLLM finds its Redis (litellm/_redis.py reads REDIS_HOST, REDIS_PORT, REDIS_SSL and
+    REDIS_PASSWORD; REDIS_SSL "True" = TLS with certificate verification). The password comes
+    from the gateway Secret (REDIS_PASSWORD_ENV)."""
+    return {"REDIS_HOST": host, "REDIS_PORT": str(port), "REDIS_SSL": "True"}
 
 
 def _warn_single_replicas(scale: ScaleConfig) -> None:
@@ -317,11 +447,13 @@ def scale_aws(ctx: StackContext) -> None:
     import pulumi_kubernetes as k8s
 
     from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy
+    from components.aws.sagemaker import invoke_policy
     from components.aws.secrets import StoredSecret, StoredSecretArgs
     from components.gateway import GATEWAY_PORT
     from components.k8s.addons import SecretSync, cluster_autoscaler
+    from components.k8s.monitoring import LITELLM_METRICS_SETTINGS
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
-    from stacks.beta import build_beta_aws
+    from stacks.beta import build_beta_aws, sagemaker_upstream
     from stacks.poc import aws_lowcode_app
 
     cfg, namer, account = ctx.config, ctx.namer, ctx.aws_account
@@ -397,11 +529,34 @@ def scale_aws(ctx: StackContext) -> None:
             **limits,
         )
 
-    plan = plan_gateway(scale, model_service_url, {"bedrock": bedrock_upstream})
-    if plan.uses_bedrock:
+    def sagemaker_fallback(route: str, target: str, limits: Mapping[str, Any]) -> Upstream:
+        return sagemaker_upstream(account.region, beta.sagemaker.endpoint_names[target], f"{route}/sagemaker-{target}", **limits)
+
+    plan = plan_gateway(scale, model_service_url, {"bedrock": bedrock_upstream, "sagemaker": sagemaker_fallback}, cfg)
+    if plan.uses_bedrock or plan.sagemaker_endpoints:
         plan.env.update({"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region})
     gateway_secrets: dict[str, pulumi.Input[str]] = {MASTER_KEY_ENV: gateway_key.arn}
     gateway_secrets.update({api_key_env(p): foundation.api_keys.arns[p] for p in plan.api_providers})
+    redis = _gateway_redis_aws(ctx, foundation, cluster)
+    plan.env.update(gateway_redis_env(redis.host, redis.port))
+    gateway_secrets[REDIS_PASSWORD_ENV] = redis.password_secret_arn
+    access = gateway_access(cfg, plan)
+    plan.env.update(access_env(access))
+    team_keys: dict[str, pulumi.Output[str]] = {}
+    for team in access.teams:
+        team_keys[team.name] = StoredSecret(
+            team_key_secret(team.name),
+            StoredSecretArgs(
+                secret_name=namer.path("app", team_key_secret(team.name)),
+                description=f"LLM gateway key of team '{team.name}' (its routes and budget only)",
+                value=_new_team_key(team.name, ctx),
+                kms_key_arn=key_arn,
+                tags=ctx.tags,
+                protect=False,
+            ),
+            opts=ctx.opts,
+        ).arn
+        gateway_secrets[team.key_env] = team_keys[team.name]
 
     synced_arns = [*gateway_secrets.values(), *([hf_arn] if hf_arn is not None else [])]
     read_policy = pulumi.Output.all(key_arn, *synced_arns).apply(lambda v: _secrets_read_policy(v[1:], v[0], account.region, account.dns_suffix))
@@ -413,6 +568,8 @@ def scale_aws(ctx: StackContext) -> None:
             # Also grants kms:Decrypt (via Bedrock) on the key that encrypts the guardrail.
             "bedrock-profiles": beta.bedrock.profiles_policy,
         }
+    if plan.sagemaker_endpoints:
+        gateway_policies["invoke-sagemaker"] = invoke_policy(account, [beta.sagemaker.endpoint_names[m] for m in plan.sagemaker_endpoints])
     gateway_identity = [cluster.workload_role("gateway", GATEWAY_NAMESPACE, LlmGateway.SERVICE_ACCOUNT, gateway_policies).association] if gateway_policies else []
     autoscaler_sa = "cluster-autoscaler"
     autoscaler_identity = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name, account)})
@@ -424,7 +581,9 @@ def scale_aws(ctx: StackContext) -> None:
         opts=pulumi.ResourceOptions(depends_on=[*cluster.node_groups, *cluster.addons.values()]),
     )
     cluster_autoscaler(
-        "cluster-autoscaler", cluster.cluster_name, account.region, scale.kubernetes_version, autoscaler_sa, pulumi.ResourceOptions(provider=provider, depends_on=[autoscaler_identity.association])
+        "cluster-autoscaler", cluster.cluster_name, account.region, scale.kubernetes_version, autoscaler_sa,
+        pulumi.ResourceOptions(provider=provider, depends_on=[autoscaler_identity.association]),
+        mirrors=cfg.mirrors.for_components(),
     )
     gateway = deploy_workloads(
         ctx,
@@ -436,7 +595,7 @@ def scale_aws(ctx: StackContext) -> None:
             gateway_secrets=gateway_secrets,
             hugging_face_secret=hf_arn,
             gateway_plan=plan,
-            gateway_config=gateway_config_yaml(scale, plan),
+            gateway_config=gateway_config_yaml(scale, plan, LITELLM_METRICS_SETTINGS, access),
             gateway_annotations={},
             gateway_pod_labels={},
             load_balancer_annotations={
@@ -464,8 +623,9 @@ def scale_aws(ctx: StackContext) -> None:
     app.extra_parameters["gateway-url"] = gateway_url_parameter.arn
     app.model_secrets["LLM_GATEWAY_URL"] = SecretRef("gateway-url")
     app.model_env["LLM_GATEWAY_MODELS"] = ",".join(r.name for r in scale.routes)
-    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(SecretName.GATEWAY_KEY.value)
-    app.extra_secrets[SecretName.GATEWAY_KEY.value] = gateway_key.arn
+    # The app calls with its team's scoped key; the master key stays with the operators.
+    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
+    app.extra_secrets[team_key_secret(APP_TEAM)] = team_keys[APP_TEAM]
     # The NLB sits in the private subnets: the app's tasks may call its port inside the VPC.
     app.vpc_egress_ports[GATEWAY_PORT] = "LLM gateway (internal NLB)"
     aws_lowcode_app(ctx, foundation, app)
@@ -473,6 +633,26 @@ def scale_aws(ctx: StackContext) -> None:
     pulumi.export("gatewayUrl", gateway_url)
     pulumi.export("gatewayMasterKeySecretArn", gateway_key.arn)
     pulumi.export("kubeconfigCommand", f"aws eks update-kubeconfig --name {cluster_name} --region {account.region}")
+
+
+def _gateway_redis_aws(ctx: StackContext, foundation: Any, cluster: Any) -> Any:
+    from components.aws.redis import GatewayRedis, GatewayRedisArgs
+
+    return GatewayRedis(
+        "gateway-cache",
+        GatewayRedisArgs(
+            replication_group_id=ctx.namer.name("gateway-cache", max_len=40),
+            vpc_id=foundation.network.vpc_id,
+            subnet_ids=foundation.network.data_subnet_ids,
+            # EksCluster keeps its aws.eks.Cluster private; the security group EKS creates for it.
+            client_security_group_id=cluster._cluster.vpc_config.cluster_security_group_id,
+            kms_key_arn=foundation.key.key_arn,
+            secret_name=ctx.namer.path("gateway", "redis-password"),
+            node_type=GATEWAY_CACHE_NODE,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
 
 
 def _secrets_read_policy(arns: Sequence[str], key_arn: str, region: str, dns_suffix: str) -> str:
@@ -497,14 +677,27 @@ def _secrets_read_policy(arns: Sequence[str], key_arn: str, region: str, dns_suf
 # ------------------------------------------------------------------------------------- Azure
 
 
+def _gateway_redis_zone(cfg: PlatformConfig) -> tuple[Any, str]:
+    """The cloud's Redis service for the gateway (the one it offers the app) and its privatelink
+    zone, which the VNet then has whatever the app is."""
+    from components.azure.clouds import CLOUDS, app_redis_zone
+
+    found = app_redis_zone(CLOUDS[cfg.azure_environment])
+    if found is None:
+        raise pulumi.RunError(f"the Azure '{cfg.azure_environment}' cloud offers no Redis service the LLM gateway could keep its budgets and rate limits in")
+    return found
+
+
 def scale_azure(ctx: StackContext) -> None:
     import pulumi_azure_native as azure
     import pulumi_kubernetes as k8s
 
     from components.azure.aks import AgentPoolSpec, AksCluster, AksClusterArgs
+    from components.azure.cache import GatewayCache, GatewayCacheArgs
     from components.azure.clouds import ROLE_COGNITIVE_SERVICES_OPENAI_USER
     from components.azure.roles import assign_role
     from components.k8s.addons import SecretSync
+    from components.k8s.monitoring import LITELLM_METRICS_SETTINGS
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
     from stacks.beta import azure_openai_upstream, azure_scope_env, build_beta_azure
     from stacks.poc import azure_lowcode_app
@@ -512,7 +705,8 @@ def scale_azure(ctx: StackContext) -> None:
     cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
     scale = cfg.scale
     assert scale is not None
-    beta = build_beta_azure(ctx, extra_subnets=("aks",))
+    redis_service, redis_zone = _gateway_redis_zone(cfg)
+    beta = build_beta_azure(ctx, extra_subnets=("aks",), extra_zones={redis_service: redis_zone})
     foundation = beta.foundation
     rg_name = foundation.resource_group.name
     vault = foundation.vault
@@ -555,7 +749,7 @@ def scale_azure(ctx: StackContext) -> None:
     def azure_upstream(route: str, target: str, limits: Mapping[str, Any]) -> Upstream:
         return azure_openai_upstream(beta, target, upstream_id=f"{route}/azure-{target}", **limits)
 
-    plan = plan_gateway(scale, model_service_url, {"azure": azure_upstream})
+    plan = plan_gateway(scale, model_service_url, {"azure": azure_upstream}, cfg)
     if plan.uses_azure_openai:
         assign_role(
             "gateway-calls-openai",
@@ -573,6 +767,27 @@ def scale_azure(ctx: StackContext) -> None:
         hf_secret = "hugging-face-token"
     gateway_secrets: dict[str, pulumi.Input[str]] = {MASTER_KEY_ENV: SecretName.GATEWAY_KEY.value}
     gateway_secrets.update({api_key_env(p): f"api-key-{p}" for p in plan.api_providers})
+    cache = GatewayCache(
+        "gateway-cache",
+        GatewayCacheArgs(
+            service=redis_service,
+            resource_group_name=rg_name,
+            location=location,
+            endpoints_subnet_id=foundation.network.endpoints_subnet_id,
+            zone_id=foundation.network.zone_ids[redis_service],
+            encryption=foundation.encryption,
+            workspace_id=foundation.workspace.workspace_id,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
+    vault.secret(GATEWAY_REDIS_SECRET, cache.access_key, protect=False)
+    plan.env.update(gateway_redis_env(cache.host, cache.port))
+    gateway_secrets[REDIS_PASSWORD_ENV] = GATEWAY_REDIS_SECRET
+    access = gateway_access(cfg, plan)
+    plan.env.update(access_env(access))
+    team_key_urls = {team.name: vault.secret(team_key_secret(team.name), _new_team_key(team.name, ctx), protect=False) for team in access.teams}
+    gateway_secrets.update({team.key_env: team_key_secret(team.name) for team in access.teams})
     # External Secrets reads exactly the secrets it copies into the cluster, one grant each.
     synced_secrets = [str(n) for n in gateway_secrets.values()] + ([hf_secret] if hf_secret else [])
     vault.grant_read("secret-sync-reads", principal_id=sync_identity.principal_id, secret_names=synced_secrets, parent=vault, reader="External Secrets")
@@ -597,7 +812,7 @@ def scale_azure(ctx: StackContext) -> None:
             gateway_secrets=gateway_secrets,
             hugging_face_secret=hf_secret,
             gateway_plan=plan,
-            gateway_config=gateway_config_yaml(scale, plan, {"enable_azure_ad_token_refresh": True} if plan.uses_azure_openai else None),
+            gateway_config=gateway_config_yaml(scale, plan, {**LITELLM_METRICS_SETTINGS, **({"enable_azure_ad_token_refresh": True} if plan.uses_azure_openai else {})}, access),
             gateway_annotations={"azure.workload.identity/client-id": gateway_identity.client_id},
             gateway_pod_labels=workload_identity,
             load_balancer_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
@@ -609,6 +824,9 @@ def scale_azure(ctx: StackContext) -> None:
     gateway_url = _gateway_url(gateway.service)
     app = beta.app
     app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in scale.routes)})
+    # The app calls with its team's scoped key; the master key stays with the operators.
+    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
+    app.extra_secrets[team_key_secret(APP_TEAM)] = team_key_urls[APP_TEAM]
     azure_lowcode_app(ctx, foundation, app)
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("gatewayUrl", gateway_url)

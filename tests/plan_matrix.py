@@ -50,19 +50,16 @@ VARIANTS: tuple[Case, ...] = (
     Case("poc-aws-flowise-us", "poc-aws", _us_aws({
         "llm-platform:poc": {"app": {"kind": "flowise"}, "apiProviders": ["openai", "anthropic"]},
     })),
-    Case("poc-aws-dify-cn", "poc-aws", {
-        "aws:region": "cn-northwest-1",
-        "llm-platform:residency": "cn",
-        "llm-platform:budget": {"currency": "CNY"},
-        "llm-platform:poc": {"apiProviders": ["deepseek", "dashscope"]},
-    }),
+    # (PoC, Beta and Scale on AWS China are the *-aws-cn examples.)
     Case("poc-azure-dify-eu", "poc-azure", {"llm-platform:poc": {"app": {"kind": "dify"}}}),
+    # Flowise in Azure China (the *-azure-cn examples run Dify there), in China North 3.
     Case("poc-azure-flowise-cn", "poc-azure", {
         "azure-native:location": "chinanorth3",
         "azure-native:environment": "china",
         "llm-platform:residency": "cn",
         "llm-platform:budget": {"currency": "CNY"},
         "llm-platform:poc": {"apiProviders": ["deepseek"]},
+        "llm-platform:mirrors": {"imageRegistry": "llmplatformcn.azurecr.cn/mirror"},
     }),
     # Beta: the other vector store and the other app on each cloud, and the us profile.
     # Flowise cannot use either AWS vector store (components/lowcode.py UNUSABLE_VECTOR_ENGINES):
@@ -71,6 +68,16 @@ VARIANTS: tuple[Case, ...] = (
         "llm-platform:poc": {"apiProviders": ["openai"]},
         "llm-platform:beta": {"bedrock": _US_BEDROCK, "vectorStore": {"engine": "aurora-pgvector"}},
     })),
+    # SageMaker outside China, on an instance type without local storage (the endpoint config
+    # then carries the platform key), with an API model beside it.
+    Case("beta-aws-sagemaker-us", "beta-aws-cn", _us_aws({
+        "llm-platform:budget": {"currency": "USD"},
+        "llm-platform:poc": {"apiProviders": ["openai"]},
+        "llm-platform:beta": {
+            "sagemaker": {"models": [{"name": "qwen", "modelId": "s3://example-llm-weights-us/qwen2.5-7b-instruct", "instanceType": "ml.p3.2xlarge", "maxInstances": 2}]},
+            "apiModels": [{"name": "chat", "provider": "openai", "model": "gpt-4o"}],
+        },
+    }), drop=tuple(f"llm-platform:mirrors.{k}" for k in ("imageRegistry", "helmRepository", "pythonIndex", "modelSource"))),
     Case("beta-aws-dify-aurora-eu", "beta-aws", {
         "llm-platform:beta": {"vectorStore": {"engine": "aurora-pgvector"}},
     }),

@@ -56,19 +56,56 @@ def _pulumi_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@")]
 
 
+STACK_FILES = {p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")}
+ACTION_INPUTS = json.loads((ROOT / "tests/fixtures/github_action_inputs.json").read_text())["actions"]
+
+
+def _action() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / ".github/actions/pulumi-up/action.yml").read_text())
+
+
+def _step(steps: list[dict[str, Any]], uses: str) -> dict[str, Any]:
+    (step,) = [s for s in steps if s.get("uses") == uses]
+    return step
+
+
+def test_ci_matrix_lists_every_stack_file_with_its_login() -> None:
+    """Every stack file (examples and user stacks) is previewed and deployed: the workflows take
+    their matrix from scripts.ci_matrix, which reads stacks/."""
+    from scripts.ci_matrix import matrix
+
+    result = matrix()
+    assert {e["stack"] for e in result["all"]} == STACK_FILES
+    for phase in ("poc", "beta", "scale"):
+        assert all(e["phase"] == phase for e in result[phase])
+    assert sum(len(result[p]) for p in ("poc", "beta", "scale")) == len(result["all"])
+    for entry in result["all"]:
+        config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{entry['stack']}.yaml").read_text())["config"]
+        china = config.get("aws:region", "").startswith("cn-") or config.get("azure-native:environment") == "china"
+        assert entry["china"] is china, entry
+        assert entry["policy_config"] == "" or (ROOT / entry["policy_config"]).exists()
+
+
+def test_ci_matrix_refuses_a_stack_name_that_could_inject(tmp_path: Path) -> None:
+    from scripts.ci_matrix import matrix
+
+    (tmp_path / "stacks").mkdir()
+    shutil.copy(ROOT / "stacks/Pulumi.poc-aws.yaml", tmp_path / "stacks/Pulumi.$(id).yaml")
+    with pytest.raises(ValueError, match="stack names are letters"):
+        matrix(tmp_path)
+
+
 def test_preview_runs_every_stack_with_the_policy_pack_over_oidc() -> None:
     workflow = _workflow("preview.yml")
     job = workflow["jobs"]["preview"]
-    stacks = {i["stack"] for i in job["strategy"]["matrix"]["include"]}
-    assert stacks == {p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")}
+    assert job["needs"] == "stacks" and job["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.all) }}"
+    assert "scripts.ci_matrix --github" in workflow["jobs"]["stacks"]["steps"][-1]["run"]
     assert workflow["permissions"]["id-token"] == "write"
     (step,) = _pulumi_steps(job["steps"])
     assert step["uses"] == "pulumi/actions@v7"
     assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True and step["with"]["diff"] is True
     assert step["with"]["policyPacks"] == "policies"
-    assert step["with"]["policyPackConfigs"] == "policies/config/${{ matrix.profile }}.json"
-    for item in job["strategy"]["matrix"]["include"]:
-        assert (ROOT / "policies/config" / f"{item['profile']}.json").exists()
+    assert step["with"]["policyPackConfigs"] == "${{ matrix.policy_config }}"
     assert "vars." in step["with"]["stack-name"] and "vars." in step["with"]["cloud-url"]
     assert "matrix.stack" in job["concurrency"]["group"]
     # No long-lived cloud keys anywhere.
@@ -76,15 +113,54 @@ def test_preview_runs_every_stack_with_the_policy_pack_over_oidc() -> None:
     assert "aws-access-key-id" not in text and "creds:" not in text
 
 
+def test_each_stack_logs_in_with_its_own_identity() -> None:
+    """Per-stack credentials: every job that logs in runs in a GitHub environment named after the
+    stack, so each stack's role/identity variables (and its OIDC subject) are its own."""
+    assert _workflow("preview.yml")["jobs"]["preview"]["environment"] == "preview-${{ matrix.stack }}"
+    jobs = _workflow("deploy.yml")["jobs"]
+    for phase in ("poc", "beta", "scale"):
+        assert jobs[phase]["environment"] == "${{ matrix.stack }}"
+
+
+def test_china_stacks_use_the_china_oidc_audiences_and_cloud() -> None:
+    """AWS China: audience sts.amazonaws.com.cn (STS in aws-cn refuses the default); Azure China:
+    environment AzureChinaCloud and audience api://AzureADTokenExchangeChina (azure/login does
+    not derive it from the environment), for the login actions and the azure-native provider."""
+    preview = _workflow("preview.yml")["jobs"]["preview"]["steps"]
+    action = _action()["runs"]["steps"]
+    for steps, china in ((preview, "matrix.china"), (action, "inputs.china == 'true'")):
+        aws = _step(steps, "aws-actions/configure-aws-credentials@v6")["with"]
+        assert aws["audience"] == f"${{{{ {china} && 'sts.amazonaws.com.cn' || 'sts.amazonaws.com' }}}}"
+        azure = _step(steps, "azure/login@v3")["with"]
+        assert azure["environment"] == f"${{{{ {china} && 'AzureChinaCloud' || 'AzureCloud' }}}}"
+        assert azure["audience"] == f"${{{{ {china} && 'api://AzureADTokenExchangeChina' || 'api://AzureADTokenExchange' }}}}"
+        (pulumi,) = _pulumi_steps(steps)
+        assert pulumi["env"]["ARM_OIDC_AUDIENCE"] == azure["audience"]
+        guard = next(s for s in steps if s.get("name") == "The stack's credentials belong to its cloud")
+        assert "aws:true:arn:aws-cn:iam::*" in guard["run"] and "exit 1" in guard["run"]
+
+
+@pytest.mark.parametrize("uses", sorted(ACTION_INPUTS))
+def test_login_steps_use_inputs_of_the_pinned_action_versions(uses: str) -> None:
+    known = set(ACTION_INPUTS[uses]["inputs"])
+    steps = [*_workflow("preview.yml")["jobs"]["preview"]["steps"], *_action()["runs"]["steps"]]
+    used = [s for s in steps if s.get("uses") == uses]
+    assert used
+    for step in used:
+        assert set(step["with"]) <= known, set(step["with"]) - known
+
+
 def test_deploy_goes_poc_then_beta_then_scale_behind_environments() -> None:
     jobs = _workflow("deploy.yml")["jobs"]
-    assert "needs" not in jobs["poc"] and jobs["beta"]["needs"] == "poc" and jobs["scale"]["needs"] == "beta"
-    for phase, job in jobs.items():
+    assert jobs["poc"]["needs"] == "stacks" and jobs["beta"]["needs"] == ["stacks", "poc"] and jobs["scale"]["needs"] == ["stacks", "beta"]
+    for phase in ("poc", "beta", "scale"):
+        job = jobs[phase]
         assert job["environment"] == "${{ matrix.stack }}"
         assert job["concurrency"]["cancel-in-progress"] is False
-        assert all(i["stack"].startswith(f"{phase}-") for i in job["strategy"]["matrix"]["include"])
-    action = yaml.safe_load((ROOT / ".github/actions/pulumi-up/action.yml").read_text())
-    (step,) = _pulumi_steps(action["runs"]["steps"])
+        assert job["strategy"]["matrix"]["include"] == f"${{{{ fromJSON(needs.stacks.outputs.{phase}) }}}}"
+        (up,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/pulumi-up"]
+        assert up["with"]["china"] == "${{ matrix.china }}" and up["with"]["phase"] == "${{ matrix.phase }}"
+    (step,) = _pulumi_steps(_action()["runs"]["steps"])
     assert step["with"]["command"] == "up" and step["with"]["policyPacks"] == "policies"
 
 

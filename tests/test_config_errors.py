@@ -32,7 +32,8 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("reserved-tag", "poc-aws", {"llm-platform:tags": {"phase": "prod"}}, "llm-platform:tags"),
     ("certificate-other-region", "poc-aws", {"llm-platform:poc": {"app": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0f6ab0c4-1111-2222-3333-444455556666"}}}, "llm-platform:poc.app.certificateArn"),
     ("aws-budget-currency", "poc-aws", {"llm-platform:budget": {"currency": "EUR"}}, "llm-platform:budget.currency"),
-    ("dify-on-azure-china", "poc-azure", {"llm-platform:residency": "cn", "azure-native:location": "chinanorth3", "azure-native:environment": "china", "llm-platform:poc": {"app": {"kind": "dify"}, "apiProviders": ["deepseek"]}, "llm-platform:mistralApiKey": "DELETE", "llm-platform:deepseekApiKey": {"secure": "v1:x"}}, "llm-platform:poc.app.kind"),
+    # Dify runs in Azure China now (Azure Cache for Redis); an Azure OpenAI model the China catalog does not hold needs `regions`.
+    ("azure-china-model-without-regions", "beta-azure-cn", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "c", "model": "gpt-4o-mini", "version": "2024-07-18"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].model"),
     ("secret-where-plain-expected", "poc-aws", {"llm-platform:phase": {"secure": "v1:x"}}, "llm-platform:phase"),
     # Beta
     ("beta-without-section", "poc-aws", {"llm-platform:phase": "beta"}, "llm-platform:beta"),
@@ -45,7 +46,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     # Flowise cannot reach either AWS vector store (SigV4-only OpenSearch Serverless; Aurora's TLS with the RDS CA).
     ("flowise-on-opensearch-serverless", "beta-aws", {"llm-platform:poc": {"app": {"kind": "flowise"}}}, "llm-platform:beta.vectorStore.engine"),
     ("flowise-on-aurora-pgvector", "beta-aws", {"llm-platform:poc": {"app": {"kind": "flowise"}}, "llm-platform:beta": {"vectorStore": {"engine": "aurora-pgvector"}}}, "llm-platform:beta.vectorStore.engine"),
-    ("no-nat-without-registry", "beta-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}}, "llm-platform:beta.imageRegistry"),
+    ("no-nat-without-registry", "beta-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}}, "llm-platform:mirrors.imageRegistry"),
     ("global-sku-under-eu", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2024-11-20", "sku": "GlobalStandard"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].sku"),
     ("azure-model-not-in-region", "beta-azure", {"llm-platform:beta": {"azureOpenAI": {"deployments": [{"name": "g", "model": "gpt-4o", "version": "2099-01-01"}]}}}, "llm-platform:beta.azureOpenAI.deployments[0].model"),
     # Scale
@@ -59,7 +60,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("azure-size-on-aws", "scale-aws", {"llm-platform:scale": {"gpuPools": [{"name": "l4", "instanceType": "Standard_NC24ads_A100_v4", "maxSize": 2}]}}, "llm-platform:scale.gpuPools[0].instanceType"),
     ("aks-pool-name-too-long", "scale-azure", {"llm-platform:scale": {"gpuPools": [{"name": "a100-large-pool", "instanceType": "Standard_NC24ads_A100_v4", "maxSize": 2}], "models": [{"name": "qwen-14b", "huggingFaceId": "Qwen/Qwen2.5-14B-Instruct", "pool": "a100-large-pool", "maxReplicas": 2}]}}, "llm-platform:scale.gpuPools[0].name"),
     ("route-to-unknown-model", "scale-aws", {"llm-platform:scale": {"routes": [{"name": "chat", "selfHosted": ["llama-70b"]}]}}, "llm-platform:scale.routes[0].selfHosted[0]"),
-    ("scale-aws-without-nat", "scale-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}, "llm-platform:beta": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror"}}, "llm-platform:poc.network.natGateways"),
+    ("scale-aws-without-nat", "scale-aws", {"llm-platform:poc": {"network": {"natGateways": 0}}, "llm-platform:mirrors": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror"}}, "llm-platform:poc.network.natGateways"),
     ("public-endpoint-without-cidrs", "scale-aws", {"llm-platform:scale": {"privateEndpoint": False}}, "llm-platform:scale.publicAccessCidrs"),
     ("bedrock-on-azure", "beta-azure", {"llm-platform:beta": {"bedrock": {"models": [{"name": "x", "model": "amazon.nova-pro-v1:0"}]}}}, "llm-platform:beta.bedrock"),
     # Strict types and rules (issue "Trust under attack", item 2)

@@ -216,6 +216,20 @@ def _callees_of_reference(plan: Plan, net: Network, value_from: str) -> list[Cal
     return callees
 
 
+def _cloud_map_callee(plan: Plan, net: Network, hostname: str, port: int) -> Callee | None:
+    """`<service>.<namespace>` of a Cloud Map private DNS namespace: the ECS service registered
+    under that name (its subnets and security groups), e.g. the Beta model gateway on AWS."""
+    label, _, domain = hostname.partition(".")
+    namespaces = [n for n in _of(plan, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace") if n.inputs.get("name") == domain]
+    registries = [d for d in _of(plan, "aws:servicediscovery/service:Service") if d.inputs.get("name") == label and any(n.urn in d.dependencies for n in namespaces)]
+    services = [s for s in _of(plan, SERVICE) if any(d.urn in s.dependencies for d in registries)]
+    if not services:
+        return None
+    (service,) = services
+    network = service.inputs["networkConfiguration"]
+    return Callee(f"{hostname} ({service.urn})", port, net.cidrs(network["subnets"]), list(network["securityGroups"]))
+
+
 @pytest.mark.parametrize("case_id", AWS_CASES)
 def test_every_call_a_container_makes_is_allowed_by_both_security_groups(case_id: str) -> None:
     """Env URLs, database/cache/vector/gateway references and AWS interface endpoints: the caller's
@@ -239,7 +253,7 @@ def test_every_call_a_container_makes_is_allowed_by_both_security_groups(case_id
                 if url.hostname in LOCAL_HOSTS:
                     assert port in task_ports, f"{service.urn} {c['name']}: {env['name']} calls localhost:{port}, which no container of the task listens on"
                     continue
-                callees.append(Callee(url.geturl(), port, ["0.0.0.0/0"], []))
+                callees.append(_cloud_map_callee(plan, net, url.hostname, port) or Callee(url.geturl(), port, ["0.0.0.0/0"], []))
             for ref in c.get("secrets", []):
                 callees.extend(_callees_of_reference(plan, net, ref["valueFrom"]))
         callees.extend(Callee(e.urn, 443, net.cidrs(e.inputs["subnetIds"]), list(e.inputs["securityGroupIds"])) for e in interface_endpoints)
@@ -514,7 +528,9 @@ def test_ecs_services_wait_for_every_policy_of_their_roles(case_id: str) -> None
     assert checked
 
 
-ECR_CACHE = "111122223333.dkr.ecr.eu-central-1.amazonaws.com/docker-hub"
+# A pull-through cache at the registry root: images live under the per-upstream prefixes
+# (docker-hub/, ghcr/) that components/mirrors.py puts them at.
+ECR_CACHE = "111122223333.dkr.ecr.eu-central-1.amazonaws.com"
 
 
 def test_pull_through_cache_may_create_its_repositories(tmp_path: Path, plan_of: Callable[..., Plan]) -> None:
@@ -525,7 +541,7 @@ def test_pull_through_cache_may_create_its_repositories(tmp_path: Path, plan_of:
     from tests.plan_matrix import Case
 
     stack = tmp_path / "Pulumi.beta-aws-ecr-cache.yaml"
-    stack.write_text(yaml.safe_dump(case_config(Case("beta-aws-ecr-cache", "beta-aws", {"llm-platform:beta": {"imageRegistry": ECR_CACHE}})), sort_keys=False))
+    stack.write_text(yaml.safe_dump(case_config(Case("beta-aws-ecr-cache", "beta-aws", {"llm-platform:mirrors": {"imageRegistry": ECR_CACHE}})), sort_keys=False))
     plan = plan_of(stack)
     images = {c["image"] for t in _of(plan, TASK) for c in _containers(t)}
     assert images and all(i.startswith(ECR_CACHE + "/") for i in images), images

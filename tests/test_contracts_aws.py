@@ -33,6 +33,8 @@ REFERENCE_FIELDS = {"bucket": {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2
 # Types whose name is unique only inside a parent (a cluster, a role, a load balancer).
 PARENT_SCOPED = {
     "aws:ecs/service:Service",
+    # Cloud Map service names are unique within their namespace (which carries the stack).
+    "aws:servicediscovery/service:Service",
     "aws:eks/nodeGroup:NodeGroup",
     "aws:eks/addon:Addon",
     "aws:eks/podIdentityAssociation:PodIdentityAssociation",

@@ -121,12 +121,14 @@ def _keys_in(plan: Plan, vault: RecordedResource) -> list[RecordedResource]:
 
 
 BETA_SCALE_CASES = tuple(c for c in AZURE_CASES if PHASE[c] != "poc")
+# Beta may serve API models only (beta.apiModels): these cases configure Azure OpenAI.
+AZURE_OPENAI_CASES = tuple(c for c in BETA_SCALE_CASES if (case_config(CASES[c])["config"].get("llm-platform:beta") or {}).get("azureOpenAI"))
 
 
 # ------------------------------------------------------------------------ customer-managed keys
 
 
-@pytest.mark.parametrize("case_id", BETA_SCALE_CASES)
+@pytest.mark.parametrize("case_id", AZURE_OPENAI_CASES)
 def test_openai_cmk_uses_system_identity_access_policy_vault_and_rsa_2048(case_id: str) -> None:
     plan = _plan(case_id)
     accounts = _of(plan, "azure-native:cognitiveservices:Account")
@@ -739,7 +741,7 @@ def _azure_routes(plan: Plan) -> list[tuple[dict[str, Any], str]]:
     return routes
 
 
-@pytest.mark.parametrize("case_id", BETA_SCALE_CASES)
+@pytest.mark.parametrize("case_id", AZURE_OPENAI_CASES)
 def test_azure_openai_routes_use_an_api_version_of_their_model_and_declare_reasoning_models(case_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the price list
     from litellm.llms.azure.chat.gpt_5_transformation import AzureOpenAIGPT5Config

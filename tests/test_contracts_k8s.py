@@ -228,7 +228,8 @@ def schedulable(pod: Mapping[str, Any], labels: Mapping[str, str], taints: list[
 def test_every_gpu_daemonset_and_model_server_can_schedule_on_every_gpu_pool(case_id: str) -> None:
     plan = plan_for(case_id)
     pools = _gpu_pools(plan)
-    releases = {r.inputs["chart"]: r for r in _of(plan, "kubernetes:helm.sh/v3:Release")}
+    # Keyed by chart name: a mirrored release installs oci://<helmRepository>/<chart>.
+    releases = {r.inputs["chart"].rsplit("/", 1)[-1]: r for r in _of(plan, "kubernetes:helm.sh/v3:Release")}
     placements: list[tuple[str, Mapping[str, Any]]] = []
     for chart, defaults in CHART_DEFAULTS.items():
         release = releases[chart]

@@ -3,6 +3,7 @@ and scoring models."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,34 +15,45 @@ import yaml
 from scripts.cost import PRICES_FILE, estimate
 from scripts.engine import Plan
 from tests.conftest import ROOT, run_cli
+from tests.plan_matrix import CASE_IDS, plan_for
 
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
 PRICES = yaml.safe_load(PRICES_FILE.read_text())
 
 
-def _unit_price(ref: str) -> float:
-    """What the price file says for a line's price_ref (<list>/<item>), in USD."""
+def _rate(currency: str) -> float:
+    return float(PRICES["exchange_rates"][currency]["rate"])
+
+
+def _unit_price(ref: str, currency: str) -> float:
+    """What the price file says for a line's price_ref (<list>/<item>), in `currency`, converted
+    by hand from the list's own currency."""
     list_name, item = ref.split("/", 1)
     if list_name in PRICES["lists"]:
-        return float(PRICES["lists"][list_name]["items"][item])
-    tokens = PRICES["tokens"][list_name]
-    rate = PRICES["exchange_rates"][tokens.get("currency", "USD")]["rate"]
-    entry = tokens["items"][item]
-    return (float(entry["input"]) + float(entry["output"])) / 2 / rate
+        entry = PRICES["lists"][list_name]
+        amount = float(entry["items"][item])
+    else:
+        entry = PRICES["tokens"][list_name]
+        amount = (float(entry["items"][item]["input"]) + float(entry["items"][item]["output"])) / 2
+    listed_in = entry.get("currency", PRICES["currency"])
+    return amount if listed_in == currency else amount / _rate(listed_in) * _rate(currency)
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_priced_line_is_quantity_times_the_listed_price(stack: str, plan_of: Callable[..., Plan]) -> None:
-    est = estimate(plan_of(stack).to_json(), 2e9)
+    graph = plan_of(stack).to_json()
+    est = estimate(graph, 2e9)
+    budget_currency = (graph["config"].get("llm-platform:budget") or {}).get("currency") or PRICES["currency"]
+    assert est.currency == budget_currency, "the estimate is in the stack's budget currency"
     assert len(est.lines) >= 5
     for line in est.lines:
-        assert line.unit_price == pytest.approx(_unit_price(line.price_ref)), line
+        assert line.unit_price == pytest.approx(_unit_price(line.price_ref, est.currency)), line
         assert line.monthly == pytest.approx(line.quantity * line.unit_price, abs=0.01), line
-    assert est.total_usd == pytest.approx(sum(line.monthly for line in est.lines))
+    assert est.total == pytest.approx(sum(line.monthly for line in est.lines))
     # Resources billed by usage are listed, not counted as zero.
     assert est.unpriced, "every example stack has usage-billed resources (logs, storage)"
-    priced = {line.resource for line in est.lines}
-    assert not priced & {u.resource for u in est.unpriced}
+    priced = {(line.resource, line.type) for line in est.lines}
+    assert not priced & {(u.resource, u.type) for u in est.unpriced}
 
 
 def test_quantities_follow_the_plan(plan_of: Callable[..., Plan]) -> None:
@@ -86,16 +98,65 @@ def test_cost_cli_compares_with_the_budget(make_variant: Callable[..., Path]) ->
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["budget"]["amount"] == 600 and report["budget"]["over"] is False
-    assert report["total_usd"] == pytest.approx(sum(line["monthly"] for line in report["lines"]), abs=0.02)
+    assert report["total"] == pytest.approx(sum(line["monthly"] for line in report["lines"]), abs=0.02)
     tight = make_variant("poc-aws", "poc-tight-budget", {"llm-platform:budget": {"amount": 50}})
     result = run_cli("cost", str(tight))
     assert result.returncode == 1
     assert "OVER BUDGET" in result.stdout and "Unpriced" in result.stdout and "Assumptions" in result.stdout
     report = json.loads(run_cli("cost", "beta-azure", "--json").stdout)
     eur = report["budget"]
-    assert eur["currency"] == "EUR" and eur["estimate_in_budget_currency"] == pytest.approx(
-        report["total_usd"] * PRICES["exchange_rates"]["EUR"]["rate"], abs=0.02
-    )
+    assert report["currency"] == eur["currency"] == "EUR" and eur["estimate_in_budget_currency"] == pytest.approx(report["total"], abs=0.02)
+    assert "EUR/USD" in " ".join(report["assumptions"]), "the conversion and its rate are stated"
+
+
+@pytest.mark.parametrize("case_id", [c for c in CASE_IDS if "cn" in c])
+def test_cny_stacks_are_estimated_in_cny(case_id: str) -> None:
+    """A CNY budget gets a CNY estimate: USD list prices converted at the file's dated rate, and
+    prices listed in CNY (the domestic APIs) taken as they are, not converted twice."""
+    graph = plan_for(case_id).to_json()
+    est = estimate(graph, 2e9)
+    assert est.currency == "CNY"
+    usd_lines = [line for line in est.lines if line.list_currency == "USD"]
+    for line in usd_lines:
+        assert line.unit_price == pytest.approx(_unit_price(line.price_ref, "USD") * _rate("CNY")), line
+    for line in est.lines:
+        if line.list_currency == "CNY":
+            assert line.unit_price == pytest.approx(_unit_price(line.price_ref, "CNY")), line
+    if usd_lines:
+        assert any("CNY/USD" in a for a in est.assumptions)
+
+
+def test_report_api_prices_in_cny_stay_in_cny(plan_of: Callable[..., Plan]) -> None:
+    graph = copy.deepcopy(plan_of("poc-aws").to_json())
+    graph["config"]["llm-platform:budget"] = {**graph["config"]["llm-platform:budget"], "currency": "CNY"}
+    graph["config"]["llm-platform:poc"] = {**graph["config"]["llm-platform:poc"], "apiProviders": ["deepseek"]}
+    (tokens,) = [line for line in estimate(graph, 2e9).lines if line.type == "tokens"]
+    assert tokens.price_ref == "report-api/deepseek/deepseek-chat" and tokens.unit_price == pytest.approx((2.0 + 8.0) / 2)
+    assert tokens.monthly == pytest.approx(2000 * 5.0)
+
+
+# ------------------------------------------------------------------------------ throughput
+
+
+def _replica(model_id: str, instance_type: str, gpus: int = 1, **extra: Any) -> Any:
+    from scripts.cost import price_book, replica_throughput_of
+
+    model = {"name": "m", "huggingFaceId": model_id, "pool": "p", "gpusPerReplica": gpus, "maxReplicas": 1, **extra}
+    return replica_throughput_of(model, instance_type, price_book())
+
+
+def test_throughput_scales_with_model_size_and_gpu() -> None:
+    small = _replica("Qwen/Qwen2.5-7B-Instruct", "g6.2xlarge", maxModelLen=16384)
+    big = _replica("meta-llama/Llama-3.1-70B-Instruct", "g6e.12xlarge", gpus=4, maxModelLen=32768)
+    fast = _replica("Qwen/Qwen2.5-7B-Instruct", "Standard_NC24ads_A100_v4")
+    # A 70B model on 4 GPUs delivers less per GPU than a 7B model on one smaller GPU ...
+    assert big.mixed_tokens_s / 4 < small.mixed_tokens_s / 2
+    # ... and the same 7B model is faster on an A100 (1,935 GB/s) than on an L4 (300 GB/s).
+    assert fast.decode_tokens_s > 3 * small.decode_tokens_s
+    # Order of magnitude of published vLLM figures: a 7B model on one L4 serves hundreds to a few
+    # thousand tokens/s, not tens of thousands.
+    assert 300 < small.mixed_tokens_s < 3000
+    assert _replica("acme/unknown-model", "g6.2xlarge") is None
 
 
 @pytest.mark.parametrize(("args", "fragment"), [(("poc-aws", "--tokens-per-month", "lots"), "not a token count"), (("no-such-stack",), "no-such-stack"), ((), "name a STACK")])
@@ -188,3 +249,28 @@ def test_bad_weights_exit_2(document: dict[str, Any], fragment: str, tmp_path: P
     path.write_text(json.dumps(document))
     result = run_cli("score", "--weights", str(path))
     assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------ gateway benchmark
+
+
+def test_benchmark_upstream_answers_kept_alive_connections_without_delay() -> None:
+    """The benchmark's fake upstream must not charge the gateway's pooled connection a Nagle /
+    delayed-ACK wait (~40 ms a request on Linux): the first benchmark's fake did, and that, not
+    the gateway, was most of its +54 ms."""
+    import statistics
+    import time
+
+    from scripts.bench_gateway import KeepAliveClient, SteadyUpstream
+
+    upstream = SteadyUpstream(0.0)
+    try:
+        client = KeepAliveClient(upstream.base_url.removesuffix("/v1"), "m", None)
+        latencies = []
+        for _ in range(15):
+            start = time.perf_counter()
+            assert client.send() == 200
+            latencies.append((time.perf_counter() - start) * 1000)
+    finally:
+        upstream.stop()
+    assert statistics.median(latencies) < 15, latencies

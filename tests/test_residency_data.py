@@ -30,7 +30,7 @@ def test_aws_regions_match_botocore() -> None:
 def test_builtin_profiles_keep_their_promises() -> None:
     cn = BUILTIN_PROFILES["cn"]
     assert cn.aws_partition == "aws-cn" and not cn.bedrock_allowed and cn.azure_cloud == "china"
-    assert cn.allowed_api_providers() == ["dashscope", "deepseek", "hunyuan", "qianfan", "volcengine"]
+    assert cn.allowed_api_providers() == ["dashscope", "deepseek", "hunyuan", "moonshot", "qianfan", "volcengine", "zhipu"]
     eu = BUILTIN_PROFILES["eu"]
     assert "eu-west-2" not in eu.aws_regions and "eu-central-2" not in eu.aws_regions
     assert eu.allowed_bedrock_prefixes() == ["eu"]

@@ -268,17 +268,19 @@ def test_gateway_api_base_from_an_env_var_the_deployment_never_sets(audit: Audit
     assert "never sets" in v.problem
 
 
+def _api_base_from_env(g: dict[str, Any], env_item: dict[str, Any]) -> None:
+    """The program writes API roots literally (stacks/inference.py); an edited plan may move one
+    into the gateway's environment: the pack must follow it there."""
+    set_gateway_config(g, lambda c: route(c, "mistral/").update(api_base="os.environ/MISTRAL_API_BASE"))
+    gateway_env(g).append({"name": "MISTRAL_API_BASE", **env_item})
+
+
 def test_gateway_env_values_are_followed(audit: Auditor) -> None:
     g = real("scale-aws")
-    for item in gateway_env(g):
-        if item["name"] == "MISTRAL_API_BASE":
-            item["value"] = "https://api.openai.com/v1"
+    _api_base_from_env(g, {"value": "https://api.openai.com/v1"})
     gateway_violation(audit, g, "api.openai.com")
     g = real("scale-aws")
-    for item in gateway_env(g):
-        if item["name"] == "MISTRAL_API_BASE":
-            item.pop("value")
-            item["valueFrom"] = {"secretKeyRef": {"name": "gateway-secrets", "key": "MISTRAL_API_BASE"}}
+    _api_base_from_env(g, {"valueFrom": {"secretKeyRef": {"name": "gateway-secrets", "key": "MISTRAL_API_BASE"}}})
     gateway_violation(audit, g, "from a secret")
 
 

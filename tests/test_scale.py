@@ -28,7 +28,9 @@ from tests.test_beta import STATEFUL
 
 STACKS = ("scale-aws", "scale-azure")
 # Custom resources of charts the platform installs: no schema in kubernetes-validate.
-CUSTOM_KINDS = {"external-secrets.io/v1"}
+# Custom resources: ScaledObjects and ServiceMonitors are checked against their CRDs' schemas in
+# tests/test_scale_ops.py.
+CUSTOM_KINDS = {"external-secrets.io/v1", "keda.sh/v1alpha1", "monitoring.coreos.com/v1"}
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -186,7 +188,7 @@ def test_gpu_workloads_tolerate_and_select_exactly_the_shared_constant(stack: st
             assert GPU.toleration not in (pod.get("tolerations") or []), f"{urn} would take GPU nodes without using a GPU"
     # The device plugin and DCGM exporter run on exactly the GPU nodes.
     for release in resources_of(plan, "kubernetes:helm.sh/v3:Release"):
-        if release.inputs["chart"] in ("nvidia-device-plugin", "dcgm-exporter"):
+        if release.inputs["chart"].rsplit("/", 1)[-1] in ("nvidia-device-plugin", "dcgm-exporter"):
             assert release.inputs["values"]["tolerations"] == [GPU.toleration]
             assert release.inputs["values"]["nodeSelector"] == GPU.node_selector
 
@@ -206,8 +208,8 @@ def test_model_servers_fit_their_instances(stack: str, plan_of: Callable[..., Pl
         assert int(requests["memory"].removesuffix("Gi")) < shape.memory_gib
         assert container["image"].split(":")[1] not in ("", "latest")
         assert "--tensor-parallel-size" in container["args"]
-        hpa = next(h for h in resources_of(plan_of(stack), "kubernetes:autoscaling/v2:HorizontalPodAutoscaler") if h.inputs["metadata"]["name"] == f"vllm-{name}")
-        assert (hpa.inputs["spec"]["minReplicas"], hpa.inputs["spec"]["maxReplicas"]) == (models[name].get("minReplicas", 1), models[name]["maxReplicas"])
+        scaler = next(h for h in resources_of(plan_of(stack), "kubernetes:keda.sh/v1alpha1:ScaledObject") if h.inputs["metadata"]["name"] == f"vllm-{name}")
+        assert (scaler.inputs["spec"]["minReplicaCount"], scaler.inputs["spec"]["maxReplicaCount"]) == (models[name].get("minReplicas", 1), models[name]["maxReplicas"])
 
 
 def test_only_the_gateway_reaches_the_model_servers(stack: str, plan_of: Callable[..., Plan]) -> None:

@@ -81,6 +81,19 @@ class EcsAppArgs:
     vpc_egress_ports: Mapping[int, str] = field(default_factory=dict)
     # SSM path under which the app's own-URL settings are published ("/<project>/<stack>/app").
     parameter_path_prefix: str = "/llm-platform/app"
+    # Services the app calls inside the VPC (e.g. the Beta model gateway): no load balancer, a
+    # DNS name `<service>.<internal_namespace>` (Cloud Map, private DNS), a security group that
+    # admits the app tasks only, and a task role of their own with `internal_task_policies[name]`.
+    internal_services: Sequence[Service] = ()
+    internal_task_policies: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
+    internal_namespace: str | None = None
+
+
+def internal_service_url(service: Service, namespace: str, path: str = "") -> str:
+    """Where the app reaches an internal service: Cloud Map registers each task's IP as an A record
+    of `<service>.<namespace>` in the VPC's private DNS."""
+    container = next(c for c in service.containers if c.name == service.ingress_container)
+    return f"http://{service.name}.{namespace}:{container.port}{path}"
 
 
 def _value_from(arn: pulumi.Input[str], ref: SecretRef) -> pulumi.Input[str]:
@@ -136,18 +149,40 @@ def container_definitions(
     return pulumi.Output.from_input(definitions).apply(json.dumps)
 
 
+def trust_policy(account: AwsAccount) -> str:
+    """ECS tasks of this account assume the role (ecs-tasks.amazonaws.com in every partition,
+    aws-cn included: the aws_service_principal table of terraform-provider-aws
+    internal/service/meta/service_principal_data_source.go lists no China exception for it)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": account.service_principal("ecs-tasks")},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account.account_id},
+                        "ArnLike": {"aws:SourceArn": account.arn("ecs", "*")},
+                    },
+                }
+            ],
+        }
+    )
+
+
 def _policy(statements: list[dict[str, object]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def ecr_repositories_arn(account: AwsAccount, registry: str) -> str:
-    """The repositories an ECR registry path serves: `<acct>.dkr.ecr.<region>.<suffix>/<prefix>`
-    -> every repository under the prefix (a pull-through cache's namespace), in that registry's
-    own account and region."""
-    host, _, prefix = registry.rstrip("/").partition("/")
+def ecr_repository_arns(account: AwsAccount, registry: str, images: Sequence[str]) -> list[str]:
+    """The ECR repositories the task images live in (`<acct>.dkr.ecr.<region>.<suffix>/<repo>:<tag>`),
+    in that registry's own account and region: the task may pull those and nothing else."""
+    host = registry.split("/", 1)[0]
     registry_account, _, rest = host.partition(".dkr.ecr.")
     region = rest.split(".", 1)[0]
-    return account.arn("ecr", f"repository/{prefix}/*" if prefix else "repository/*", region=region, account=registry_account)
+    repositories = sorted({i[len(host) + 1 :].rsplit(":", 1)[0] for i in images if i.startswith(host + "/")})
+    return [account.arn("ecr", f"repository/{r}", region=region, account=registry_account) for r in repositories]
 
 
 TARGET_PROTOCOL = "HTTP"
@@ -180,7 +215,11 @@ class EcsApp(pulumi.ComponentResource):
         for service in spec.services:
             if problems := task_size_problems(service):
                 raise ValueError(f"the {spec.kind} {service.name} task cannot run on Fargate: {'; '.join(problems)}")
-        used_refs = sorted({ref.secret for s in spec.services for c in s.containers for ref in c.secrets.values()})
+        all_services = (*spec.services, *args.internal_services)
+        for service in args.internal_services:
+            if problems := task_size_problems(service):
+                raise ValueError(f"the internal {service.name} task cannot run on Fargate: {'; '.join(problems)}")
+        used_refs = sorted({ref.secret for s in all_services for c in s.containers for ref in c.secrets.values()})
         used_secrets = [r for r in used_refs if r not in args.parameter_arns]
         missing = [s for s in used_secrets if s not in args.secret_arns]
         if missing:
@@ -451,6 +490,8 @@ class EcsApp(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*(attachments[service.name] or [listener]), *role_policies]),
             )
 
+        if args.internal_services:
+            self._internal_services(name, args, cluster, service_sg, execution_role, log_group, url_parameter_arns, role_policies, trust_policy(args.account), tags)
         self.load_balancer_arn = lb.arn
         self.service_security_group_id = service_sg.id
         self.task_role_arn = task_role.arn
@@ -470,22 +511,7 @@ class EcsApp(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         policies: list[pulumi.Resource] = []
         account = args.account
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {
-                            "StringEquals": {"aws:SourceAccount": account.account_id},
-                            "ArnLike": {"aws:SourceArn": account.arn("ecs", "*")},
-                        },
-                    }
-                ],
-            }
-        )
+        trust = trust_policy(account)
         execution_role = aws.iam.Role(f"{name}-execution", description="ECS task execution: pull, log, read this app's secrets", assume_role_policy=trust, tags=tags, opts=child)
         task_role = aws.iam.Role(f"{name}-task", name=args.task_role_name, description=f"{args.spec.kind} containers", assume_role_policy=trust, tags=tags, opts=child)
 
@@ -538,7 +564,9 @@ class EcsApp(pulumi.ComponentResource):
                             "Sid": "PullThroughCache",
                             "Effect": "Allow",
                             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
-                            "Resource": ecr_repositories_arn(account, args.image_registry),
+                            "Resource": ecr_repository_arns(
+                                account, args.image_registry, [image(c.image_key, args.image_tags, args.image_registry) for s in (*args.spec.services, *args.internal_services) for c in s.containers]
+                            ),
                         },
                     ]
                 ),
@@ -575,3 +603,97 @@ class EcsApp(pulumi.ComponentResource):
         for policy_name, document in sorted(args.task_policies.items()):
             policies.append(aws.iam.RolePolicy(f"{name}-task-{policy_name}", role=task_role.id, policy=document, opts=child))
         return execution_role, task_role, policies
+
+    def _internal_services(
+        self,
+        name: str,
+        args: EcsAppArgs,
+        cluster: aws.ecs.Cluster,
+        app_sg: aws.ec2.SecurityGroup,
+        execution_role: aws.iam.Role,
+        log_group: aws.cloudwatch.LogGroup,
+        url_parameter_arns: Mapping[PublicUrl, pulumi.Input[str]],
+        execution_policies: list[pulumi.Resource],
+        trust: str,
+        tags: dict[str, str],
+    ) -> None:
+        """Each internal service: its own task role and security group (ingress from the app
+        tasks only), a Cloud Map DNS name, and an ECS service without a load balancer."""
+        child = pulumi.ResourceOptions(parent=self)
+        assert args.internal_namespace, "internal services need internal_namespace"
+        namespace = aws.servicediscovery.PrivateDnsNamespace(
+            f"{name}-internal", name=args.internal_namespace, vpc=args.vpc_id, description="Services the app calls inside the VPC", tags=tags, opts=child
+        )
+        for service in args.internal_services:
+            container = next(c for c in service.containers if c.name == service.ingress_container)
+            assert container.port is not None
+            sg = aws.ec2.SecurityGroup(f"{name}-{service.name}", description=f"{service.name}: ingress from the app tasks only", vpc_id=args.vpc_id, tags=tags, opts=child)
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-{service.name}-in",
+                security_group_id=sg.id,
+                referenced_security_group_id=app_sg.id,
+                ip_protocol="tcp",
+                from_port=container.port,
+                to_port=container.port,
+                description="from the app tasks",
+                tags=tags,
+                opts=child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{service.name}-out-https",
+                security_group_id=sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="HTTPS to AWS endpoints and LLM APIs",
+                tags=tags,
+                opts=child,
+            )
+            role = aws.iam.Role(f"{name}-{service.name}-task", description=f"{service.name} containers", assume_role_policy=trust, tags=tags, opts=child)
+            role_policies = [
+                aws.iam.RolePolicy(f"{name}-{service.name}-task-{policy_name}", role=role.id, policy=document, opts=child)
+                for policy_name, document in sorted(args.internal_task_policies.get(service.name, {}).items())
+            ]
+            task = aws.ecs.TaskDefinition(
+                f"{name}-{service.name}",
+                family=f"{args.cluster_name}-{service.name}",
+                cpu=str(service.task_cpu),
+                memory=str(service.task_memory),
+                network_mode="awsvpc",
+                requires_compatibilities=["FARGATE"],
+                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(operating_system_family="LINUX", cpu_architecture="X86_64"),
+                execution_role_arn=execution_role.arn,
+                task_role_arn=role.arn,
+                container_definitions=container_definitions(service, args, log_group.name, url_parameter_arns),
+                tags=tags,
+                opts=child,
+            )
+            discovery = aws.servicediscovery.Service(
+                f"{name}-{service.name}",
+                name=service.name,
+                dns_config=aws.servicediscovery.ServiceDnsConfigArgs(
+                    namespace_id=namespace.id,
+                    routing_policy="MULTIVALUE",
+                    dns_records=[aws.servicediscovery.ServiceDnsConfigDnsRecordArgs(ttl=10, type="A")],
+                ),
+                # ECS reports task health to Cloud Map (custom health checks).
+                health_check_custom_config=aws.servicediscovery.ServiceHealthCheckCustomConfigArgs(),
+                tags=tags,
+                opts=child,
+            )
+            aws.ecs.Service(
+                f"{name}-{service.name}",
+                name=service.name,
+                cluster=cluster.arn,
+                task_definition=task.arn,
+                desired_count=service.min_replicas,
+                launch_type="FARGATE",
+                network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(subnets=list(args.service_subnet_ids), security_groups=[sg.id], assign_public_ip=False),
+                service_registries=aws.ecs.ServiceServiceRegistriesArgs(registry_arn=discovery.arn),
+                deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+                enable_ecs_managed_tags=True,
+                propagate_tags="SERVICE",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*execution_policies, *role_policies]),
+            )

@@ -130,7 +130,7 @@ class EksClusterArgs:
 # denies it, so the nodes would get no credentials. AWS's own node-role trust policy has no
 # condition (EKS User Guide, "Amazon EKS node IAM role"; prowler-cloud/prowler#2810 exempts
 # ec2.amazonaws.com from its confused-deputy check for this reason).
-SERVICES_WITHOUT_SOURCE_CONTEXT = frozenset({"ec2.amazonaws.com"})
+SERVICES_WITHOUT_SOURCE_CONTEXT = frozenset({"ec2.amazonaws.com", "ec2.amazonaws.com.cn"})
 
 
 def _trust(service: str, account: AwsAccount, actions: Sequence[str] = ("sts:AssumeRole",)) -> str:
@@ -206,7 +206,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
 
-        node_role = aws.iam.Role(f"{name}-nodes", description="EKS worker nodes", assume_role_policy=_trust("ec2.amazonaws.com", account), tags=tags, opts=child)
+        node_role = aws.iam.Role(f"{name}-nodes", description="EKS worker nodes", assume_role_policy=_trust(account.service_principal("ec2"), account), tags=tags, opts=child)
         for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"):
             aws.iam.RolePolicyAttachment(f"{name}-nodes-{policy}", role=node_role.name, policy_arn=f"{managed}/{policy}", opts=child)
 

@@ -25,6 +25,8 @@ DEFAULT_INTERFACE_SERVICES = ("bedrock-runtime", "bedrock-agent-runtime", "secre
 # that every service a workload role may call is reachable without NAT.
 ENDPOINT_SERVICES_BY_ACTION_PREFIX: dict[str, tuple[str, ...]] = {
     "bedrock": ("bedrock-runtime",),
+    # InvokeEndpoint goes to runtime.sagemaker.<region>.<suffix>: the sagemaker.runtime service.
+    "sagemaker": ("sagemaker.runtime",),
     "secretsmanager": ("secretsmanager",),
     "ssm": ("ssm",),
     "logs": ("logs",),
@@ -37,6 +39,27 @@ ENDPOINT_SERVICES_BY_ACTION_PREFIX: dict[str, tuple[str, ...]] = {
 }
 # bedrock actions served by another endpoint than bedrock-runtime.
 BEDROCK_AGENT_RUNTIME_ACTIONS = ("bedrock:Retrieve", "bedrock:RetrieveAndGenerate", "bedrock:InvokeAgent")
+
+
+def endpoint_service_name(account: AwsAccount, service: str, service_type: str, parent: pulumi.Resource) -> pulumi.Input[str]:
+    """The endpoint service's name. Outside China it is com.amazonaws.<region>.<service>. In
+    cn-north-1 and cn-northwest-1 some services are named cn.com.amazonaws.<region>.<service>
+    (ecr, sts, sagemaker.runtime, ...) and others com.amazonaws.<region>.<service> (logs,
+    secretsmanager, kms, ssm, ...), and the list changes as services launch (DescribeVpcEndpoint-
+    Services output in aws/aws-cdk#25329 and PR #25333; the exception table of aws-cdk-lib
+    aws-ec2/lib/vpc-endpoint.ts, read 2026-11-30). So in aws-cn the provider looks it up: the
+    data source's `service` argument builds com.amazonaws.* and fails there
+    (hashicorp/terraform-provider-aws#17640, terraform-aws-modules/terraform-aws-vpc#1121), so
+    the lookup filters on both candidate names and the API returns the one that exists."""
+    if account.partition != "aws-cn":
+        return f"{account.reverse_dns_prefix}.{account.region}.{service}"
+    candidates = [f"com.amazonaws.{account.region}.{service}", f"cn.com.amazonaws.{account.region}.{service}"]
+    found = aws.ec2.get_vpc_endpoint_service_output(
+        service_type=service_type,
+        filters=[aws.ec2.GetVpcEndpointServiceFilterArgs(name="service-name", values=candidates)],
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return found.service_name
 
 
 @dataclass
@@ -58,7 +81,6 @@ class VpcEndpoints(pulumi.ComponentResource):
         super().__init__("llm-platform:aws:VpcEndpoints", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        prefix = args.account.reverse_dns_prefix
         security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             description="Interface endpoints: HTTPS from inside the VPC only",
@@ -73,7 +95,7 @@ class VpcEndpoints(pulumi.ComponentResource):
             endpoint = aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=args.vpc_id,
-                service_name=f"{prefix}.{args.account.region}.{service}",
+                service_name=endpoint_service_name(args.account, service, "Interface", self),
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=list(args.subnet_ids),
@@ -85,7 +107,7 @@ class VpcEndpoints(pulumi.ComponentResource):
         s3 = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=args.vpc_id,
-            service_name=f"{prefix}.{args.account.region}.s3",
+            service_name=endpoint_service_name(args.account, "s3", "Gateway", self),
             vpc_endpoint_type="Gateway",
             route_table_ids=list(args.route_table_ids),
             tags={**tags, "Name": f"{name}-s3"},

@@ -144,6 +144,17 @@ class ContainerAppsArgs:
     internal_identities: Mapping[str, AppIdentity] = field(default_factory=dict)
 
 
+def _registries(image_registry: str | None, identity: AppIdentity | None) -> list[azure.app.RegistryCredentialsArgs] | None:
+    """An Azure Container Registry mirror is private: the app pulls with its user-assigned identity,
+    which needs AcrPull on that registry (granted outside the stack: the registry is the
+    organisation's, see README "Mirrors"); other registries are pulled anonymously
+    (learn.microsoft.com/azure/container-apps/managed-identity-image-pull, read 2026-11-30)."""
+    host = (image_registry or "").split("/", 1)[0]
+    if identity is None or not host.endswith((".azurecr.io", ".azurecr.cn", ".azurecr.us")):
+        return None
+    return [azure.app.RegistryCredentialsArgs(server=host, identity=identity.id)]
+
+
 class ContainerApps(pulumi.ComponentResource):
     url: pulumi.Output[str]
     environment_id: pulumi.Output[str]
@@ -287,6 +298,7 @@ class ContainerApps(pulumi.ComponentResource):
                     secrets=[
                         azure.app.SecretArgs(name=n, key_vault_url=args.secret_urls[n], identity=app_identity.id) for n in kv_names if app_identity
                     ],
+                    registries=_registries(args.image_registry, app_identity),
                 ),
                 template=azure.app.TemplateArgs(
                     containers=[self._container(c, args, public_url) for c in containers],

@@ -1,5 +1,6 @@
-"""The app's state on Azure: PostgreSQL Flexible Server (VNet-integrated), Azure Managed Redis
-and a storage account, all private and encrypted with the customer-managed key."""
+"""The app's state on Azure: PostgreSQL Flexible Server (VNet-integrated), Redis (Azure Managed
+Redis, or Azure Cache for Redis where the cloud offers no Managed Redis) and a storage account,
+all private; encrypted with the customer-managed key wherever the service takes one."""
 
 from __future__ import annotations
 
@@ -216,6 +217,74 @@ class ManagedRedis(pulumi.ComponentResource):
         self.host = cluster.host_name
         self.access_key = pulumi.Output.secret(keys.primary_key)
         self.register_outputs({"host": cluster.host_name})
+
+
+@dataclass
+class CacheForRedisArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    endpoints_subnet_id: pulumi.Input[str]
+    zone_id: pulumi.Input[str]
+    workspace_id: pulumi.Input[str]
+    tags: Mapping[str, str]
+    # Standard C1: a replicated pair with an SLA, 1 GB. Basic has no replica and may lose data
+    # when its private endpoint is re-created (docs.azure.cn/en-us/azure-cache-for-redis/
+    # cache-private-link, read 2026-11-30).
+    sku_name: str = "Standard"
+    sku_family: str = "C"
+    sku_capacity: int = 1
+
+
+# Azure Cache for Redis serves TLS on 6380 (the resource's `sslPort`); the plain port 6379 stays
+# off (`enableNonSslPort: false`, the API default; azure-native redis.Redis, API 2024-11-01).
+CACHE_FOR_REDIS_TLS_PORT = 6380
+
+
+class CacheForRedis(pulumi.ComponentResource):
+    """Azure Cache for Redis (Microsoft.Cache/redis), for clouds without Azure Managed Redis (the
+    Azure China cloud): private endpoint only, TLS 1.2 on 6380, access keys because Dify
+    authenticates with a password, `noeviction` because it is Celery's broker. Basic, Standard
+    and Premium take no customer-managed key (that is an Enterprise/Managed Redis feature), so
+    the data in memory is encrypted with Microsoft-managed keys."""
+
+    host: pulumi.Output[str]
+    access_key: pulumi.Output[str]
+    port: int = CACHE_FOR_REDIS_TLS_PORT
+
+    def __init__(self, name: str, args: CacheForRedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-platform:azure:CacheForRedis", name, None, opts)
+        cache = azure.redis.Redis(
+            # Auto-named: <name>.redis.cache.<cloud suffix> is a global DNS name.
+            f"{name}-redis",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku=azure.redis.SkuArgs(name=args.sku_name, family=args.sku_family, capacity=args.sku_capacity),
+            enable_non_ssl_port=False,
+            minimum_tls_version="1.2",
+            public_network_access="Disabled",
+            redis_version="6",
+            redis_configuration=azure.redis.RedisCommonPropertiesRedisConfigurationArgs(maxmemory_policy="noeviction"),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        PrivateEndpoint(
+            f"{name}-endpoint",
+            PrivateEndpointArgs(
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                subnet_id=args.endpoints_subnet_id,
+                target_id=cache.id,
+                group_id="redisCache",
+                zone_id=args.zone_id,
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        send_logs_to(f"{name}-logs", resource_id=cache.id, workspace_id=args.workspace_id, parent=self)
+        keys = azure.redis.list_redis_keys_output(name=cache.name, resource_group_name=args.resource_group_name)
+        self.host = cache.host_name
+        self.access_key = pulumi.Output.secret(keys.primary_key)
+        self.register_outputs({"host": cache.host_name})
 
 
 @dataclass

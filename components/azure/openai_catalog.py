@@ -14,6 +14,11 @@ Sources (read 2026-11-30; Microsoft changes these tables often, re-check before 
 
 A stack may declare availability for a model version or SKU this table does not hold
 (`regions` on the deployment); it never loosens a row the table does hold.
+
+The tables are per Azure cloud: Microsoft's matrix above describes the public cloud only. The
+Azure China cloud (operated by 21Vianet) publishes its own model list on docs.azure.cn; the
+sovereign clouds' rows live in SOVEREIGN_AVAILABILITY and nothing from the public matrix is
+assumed there.
 """
 
 from __future__ import annotations
@@ -66,6 +71,31 @@ AVAILABILITY: Final[dict[tuple[str, str], dict[str, frozenset[str]]]] = {
         "DataZoneStandard": _DZ_US,
     },
 }
+
+
+# Sovereign clouds: (model, version) -> SKU -> regions, from that cloud's own documentation.
+# Azure China: NO row is catalogued. The China cloud's Azure OpenAI model page
+# (https://docs.azure.cn/en-us/ai-foundry/openai/concepts/models) was not available to verify
+# on 2026-11-30 (no stored copy of its model/region table; searched the docs.azure.cn corpus for
+# the model summary, China North 3 / China East 2 rows and deployment types), so every China
+# deployment is "unknown": refused unless the stack declares where it is served with `regions`
+# (after checking that page or the portal's model list for its region), and then planned with a
+# warning. Only regional deployment types (Standard, ProvisionedManaged) keep prompts in the
+# China cloud's region; the `cn` profile refuses Data Zone and Global types (Data Zones are US
+# and EU only). Add rows here, with the page and read date, once verified.
+SOVEREIGN_AVAILABILITY: Final[dict[str, dict[tuple[str, str], dict[str, frozenset[str]]]]] = {
+    "china": {},
+    "usgovernment": {},
+}
+SOVEREIGN_MODEL_PAGES: Final[dict[str, str]] = {
+    "china": "https://docs.azure.cn/en-us/ai-foundry/openai/concepts/models",
+    "usgovernment": "https://learn.microsoft.com/azure/ai-foundry/openai/azure-government",
+}
+
+
+def availability_table(cloud: str) -> dict[tuple[str, str], dict[str, frozenset[str]]]:
+    """The availability rows of an Azure cloud (public: Microsoft's global model matrix)."""
+    return AVAILABILITY if cloud == "public" else SOVEREIGN_AVAILABILITY.get(cloud, {})
 
 
 @dataclass(frozen=True)
@@ -145,10 +175,12 @@ class ResolvedDeployment:
     version: str
     sku: str
     family: ModelFamily
+    # Served where the stack's `regions` says, not where a documented catalog row says.
+    declared_only: bool = False
 
 
-def _where_offered(model: str, version: str) -> str:
-    row = AVAILABILITY.get((model, version), {})
+def _where_offered(model: str, version: str, table: dict[tuple[str, str], dict[str, frozenset[str]]] | None = None) -> str:
+    row = (AVAILABILITY if table is None else table).get((model, version), {})
     return "; ".join(f"{sku} in {', '.join(sorted(regions))}" for sku, regions in sorted(row.items()) if regions) or "nowhere"
 
 
@@ -161,8 +193,11 @@ def resolve_deployment(
     profile: ResidencyProfile,
     regions: Iterable[str] | None = None,
     today: dt.date | None = None,
+    cloud: str = "public",
 ) -> ResolvedDeployment:
-    """`auto` picks Standard: processed in the resource's geography, the strictest type."""
+    """`auto` picks Standard: processed in the resource's geography, the strictest type.
+    `cloud` is the Azure cloud of the account (azure-native:environment): each cloud has its own
+    availability table, and a sovereign cloud never inherits the public matrix."""
     location = normalize_azure_location(location)
     today = today or dt.datetime.now(dt.UTC).date()
     chosen = "Standard" if sku == "auto" else sku
@@ -171,22 +206,33 @@ def resolve_deployment(
         raise DeploymentChoiceError("sku", sku, f"is not an Azure OpenAI deployment type; known: auto, {', '.join(AZURE_OPENAI_SKU_SCOPE)}")
     if chosen not in profile.allowed_azure_openai_skus():
         raise DeploymentChoiceError("sku", sku, f"processes prompts outside residency profile '{profile.name}'; allowed: {', '.join(profile.allowed_azure_openai_skus())}")
-    if scope == "datazone":
+    if scope == "datazone" and not profile.allow_global_processing:
         zone = profile.azure_openai_data_zone
         if zone is None or location not in AZURE_DATA_ZONE_REGIONS.get(zone, frozenset()):
             raise DeploymentChoiceError("sku", sku, f"the account's region {location} is not in the {str(zone).upper()} data zone of profile '{profile.name}'")
-    retirement = RETIREMENTS.get((model, version))
+    # RETIREMENTS is the public cloud's schedule; sovereign clouds publish their own.
+    retirement = RETIREMENTS.get((model, version)) if cloud == "public" else None
     if retirement is not None and retirement.firm and retirement.on <= today:
         instead = f"; Microsoft names {retirement.replacement} as its replacement" if retirement.replacement else ""
         raise DeploymentChoiceError("version", version, f"{model} {version} retired on {retirement.on.isoformat()} (Azure OpenAI model retirements){instead}")
-    row = AVAILABILITY.get((model, version))
+    table = availability_table(cloud)
+    row = table.get((model, version))
     if row is not None and chosen in row:
-        # Catalogued: Microsoft's matrix decides; a stack cannot declare more regions.
+        # Catalogued: the cloud's own documentation decides; a stack cannot declare more regions.
         if location not in row[chosen]:
-            raise DeploymentChoiceError("sku", chosen, f"{model} {version} is not offered as {chosen} in {location}; Microsoft's model matrix lists it as {_where_offered(model, version)}")
+            raise DeploymentChoiceError("sku", chosen, f"{model} {version} is not offered as {chosen} in {location}; the {cloud} cloud's model list gives {_where_offered(model, version, table)}")
     elif regions is None:
+        if cloud != "public":
+            page = SOVEREIGN_MODEL_PAGES.get(cloud, "that cloud's documentation")
+            raise DeploymentChoiceError(
+                "model",
+                model,
+                f"{model} {version} ({chosen}) has no verified availability row for the Azure {cloud} cloud (components/azure/openai_catalog.py "
+                f"SOVEREIGN_AVAILABILITY; the public cloud's matrix does not apply there): check {page} for {location} and declare it with "
+                f"`regions: [{location}]` on the deployment",
+            )
         what = f"has no {chosen} row" if row is not None else "is not"
-        known = ", ".join(f"{m} {v}" for m, v in sorted(AVAILABILITY))
+        known = ", ".join(f"{m} {v}" for m, v in sorted(table))
         raise DeploymentChoiceError("model", model, f"version {version} {what} in the Azure OpenAI catalog (components/azure/openai_catalog.py; known: {known}); declare where it is served with `regions`")
     elif location not in {normalize_azure_location(r) for r in regions}:
         raise DeploymentChoiceError("model", model, f"{model} {version} has no {chosen} deployments in {location}; regions declared: {', '.join(sorted(regions))}")
@@ -194,7 +240,19 @@ def resolve_deployment(
     if family is None:
         # `regions` can declare where a model is served, not how it is called.
         raise DeploymentChoiceError("model", model, f"has no model family in the Azure OpenAI catalog (components/azure/openai_catalog.py MODEL_FAMILIES; known: {', '.join(sorted(MODEL_FAMILIES))}): the gateway must know whether it is a reasoning model and which API version serves it")
-    return ResolvedDeployment(name, model, version, chosen, family)
+    declared_only = not (row is not None and chosen in row)
+    return ResolvedDeployment(name, model, version, chosen, family, declared_only=declared_only)
+
+
+def declared_availability_warning(deployment: ResolvedDeployment, cloud: str, location: str) -> str | None:
+    """A warning for a deployment planned on the stack's word (`regions`) alone."""
+    if not deployment.declared_only:
+        return None
+    page = SOVEREIGN_MODEL_PAGES.get(cloud, "https://learn.microsoft.com/azure/ai-foundry/openai/concepts/models")
+    return (
+        f"Azure OpenAI {deployment.model} {deployment.version} as {deployment.sku} in {location} ({cloud} cloud) is planned on the stack's "
+        f"`regions` alone, not on a catalogued row: if the model is not offered there, `pulumi up` fails creating the deployment; see {page}"
+    )
 
 
 def retirement_warning(model: str, version: str, today: dt.date | None = None) -> str | None:

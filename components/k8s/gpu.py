@@ -7,6 +7,7 @@ the Azure N-series size pages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -99,6 +100,57 @@ GPU_INSTANCES: Final[dict[str, GpuInstance]] = {
 
 def instance_of(instance_type: str) -> GpuInstance | None:
     return GPU_INSTANCES.get(instance_type)
+
+
+@dataclass(frozen=True)
+class GpuChip:
+    """One GPU's serving figures, from NVIDIA's data sheets (read 2026-11-30): memory bandwidth and
+    dense (no sparsity) BF16/FP16 tensor TFLOPS; the compute capability decides kernels (FP8 needs
+    8.0+ in vLLM: weight-only Marlin on 8.0-8.6, native on 8.9+)."""
+
+    name: str
+    bandwidth_gb_s: float
+    tflops: float
+    compute_capability: float
+    source: str
+
+
+GPU_CHIPS: Final[dict[str, GpuChip]] = {
+    chip.name: chip
+    for chip in (
+        GpuChip("T4", 320, 65, 7.5, "https://www.nvidia.com/en-us/data-center/tesla-t4/ (FP16 mixed precision)"),
+        # NVIDIA publishes no A10G data sheet: bandwidth as the A10; tensor throughput about half the
+        # A10's 125 TFLOPS (AWS lists 250 TOPS INT8-sparse for the g5 GPU); an estimate.
+        GpuChip("A10G", 600, 70, 8.6, "https://aws.amazon.com/ec2/instance-types/g5/ and the A10 data sheet (estimate)"),
+        GpuChip("A10", 600, 125, 8.6, "https://www.nvidia.com/en-us/data-center/products/a10-gpu/"),
+        GpuChip("L4", 300, 121, 8.9, "https://www.nvidia.com/en-us/data-center/l4/"),
+        GpuChip("L40S", 864, 362, 8.9, "https://www.nvidia.com/en-us/data-center/l40s/"),
+        GpuChip("A100-40GB", 1555, 312, 8.0, "https://www.nvidia.com/en-us/data-center/a100/ (SXM4 40GB)"),
+        GpuChip("A100-80GB-PCIe", 1935, 312, 8.0, "https://www.nvidia.com/en-us/data-center/a100/ (PCIe 80GB)"),
+        GpuChip("H100-SXM", 3350, 989, 9.0, "https://www.nvidia.com/en-us/data-center/h100/ (SXM)"),
+        GpuChip("H100-NVL", 3900, 835, 9.0, "https://www.nvidia.com/en-us/data-center/h100/ (NVL)"),
+    )
+}
+
+# Instance type -> chip: EC2 families by prefix, Azure sizes by their series suffix.
+_CHIP_OF_FAMILY: Final = (
+    (re.compile(r"^g4dn\."), "T4"),
+    (re.compile(r"^g5\."), "A10G"),
+    (re.compile(r"^g6\."), "L4"),
+    (re.compile(r"^g6e\."), "L40S"),
+    (re.compile(r"^p4d\."), "A100-40GB"),
+    (re.compile(r"^p5\."), "H100-SXM"),
+    (re.compile(r"^Standard_NC\d+as_T4_v3$"), "T4"),
+    (re.compile(r"^Standard_NV\d+ads_A10_v5$"), "A10"),
+    (re.compile(r"^Standard_NC\d+ads_A100_v4$"), "A100-80GB-PCIe"),
+    (re.compile(r"^Standard_ND96asr_v4$"), "A100-40GB"),
+    (re.compile(r"^Standard_NC\d+adi?s_H100_v5$"), "H100-NVL"),
+    (re.compile(r"^Standard_ND96isr_H100_v5$"), "H100-SXM"),
+)
+
+
+def chip_of(instance_type: str) -> GpuChip | None:
+    return next((GPU_CHIPS[chip] for pattern, chip in _CHIP_OF_FAMILY if pattern.match(instance_type)), None)
 
 
 def is_azure_size(instance_type: str) -> bool:

@@ -14,9 +14,11 @@ from components.gateway import GATEWAY_PORT
 from components.k8s.gpu import GPU
 from components.k8s.meta import metadata, pod_labels
 from components.lowcode import DEFAULT_IMAGE_TAGS
+from components.mirrors import Mirrors, mirrored_image, model_download
 
-VLLM_IMAGE = "vllm/vllm-openai:v0.18.0"
+VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.18.0"
 VLLM_PORT = 8000
+VLLM_APP: Mapping[str, str] = {"app.kubernetes.io/name": "vllm"}  # on every model server's pods and Service
 # The same LiteLLM release as the container-app gateway, in its non-root build: USER nobody
 # (uid 65534) in BerriAI/litellm docker/Dockerfile.non_root (checked 2026-11). Kubernetes cannot
 # verify a user name is non-root, so the pod names the uid.
@@ -78,6 +80,10 @@ class ModelServerArgs:
     # normal state): only then may a rollout start the new pod before stopping an old one. A
     # rollout during a peak that has no room fails visibly (progressDeadlineSeconds).
     surge_fits: bool = False
+    # vLLM flags the plan's fit check assumed (components/k8s/model_fit.py Fit.engine_args).
+    engine_args: Sequence[str] = ()
+    # Image registry and model source (llm-platform:mirrors); None = upstream.
+    mirrors: Mirrors | None = None
 
 
 def rolling_update(surge_fits: bool) -> dict[str, int]:
@@ -109,24 +115,27 @@ class ModelServer(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:k8s:ModelServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        app = {"app.kubernetes.io/name": "vllm", "llm-platform.io/model": args.name}
+        app = {**VLLM_APP, "llm-platform.io/model": args.name}
         object_name = f"vllm-{args.name}"
         # `vllm serve MODEL`: the --model option is deprecated for `vllm serve` (rejected by newer
         # releases); naming the command keeps the args valid whatever the image's entrypoint.
-        cli = [args.hugging_face_id, "--served-model-name", args.name, "--port", str(VLLM_PORT), "--tensor-parallel-size", str(args.gpus_per_replica), "--download-dir", "/models/cache"]
+        download = model_download(args.hugging_face_id, args.mirrors)
+        cli = [download.model, "--served-model-name", args.name, "--port", str(VLLM_PORT), "--tensor-parallel-size", str(args.gpus_per_replica), "--download-dir", "/models/cache"]
         if args.revision:
             cli += ["--revision", args.revision]
         if args.max_model_len:
             cli += ["--max-model-len", str(args.max_model_len)]
+        cli += list(args.engine_args)
         cpu, memory = args.cpu, args.memory_gib
         disk = model_pod_disk_gib(args.cache_size_gb)
         # /dev/shm is memory-backed and counts against the limit.
         shm_gib = max(1, min(16, memory // 4))
         health = {"httpGet": {"path": "/health", "port": VLLM_PORT}, "timeoutSeconds": 5}
-        k8s.apps.v1.Deployment(
+        self.deployment_name = object_name
+        self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata(object_name, args.tags, namespace=args.namespace, labels=app),
-            # No `replicas`: the HorizontalPodAutoscaler owns it (starting at minReplicas).
+            # No `replicas`: KEDA's ScaledObject (components.k8s.autoscaling) owns it.
             spec={
                 "selector": {"matchLabels": app},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(args.surge_fits)},
@@ -141,13 +150,14 @@ class ModelServer(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "vllm",
-                                "image": VLLM_IMAGE,
+                                "image": mirrored_image(VLLM_IMAGE, args.mirrors),
                                 "command": ["vllm", "serve"],
                                 "args": cli,
                                 "ports": [{"name": "http", "containerPort": VLLM_PORT}],
                                 "env": [
                                     {"name": "HF_HOME", "value": "/models/cache"},
                                     *({"name": k, "value": v} for k, v in NO_TELEMETRY.items()),
+                                    *({"name": k, "value": v} for k, v in sorted(download.env.items())),
                                     {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "HF_TOKEN", "optional": True}}},
                                 ],
                                 "resources": {
@@ -182,18 +192,6 @@ class ModelServer(pulumi.ComponentResource):
             spec={"selector": app, "ports": [{"name": "http", "port": VLLM_PORT, "targetPort": VLLM_PORT}]},
             opts=child,
         )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-autoscaler",
-            metadata=metadata(object_name, args.tags, namespace=args.namespace, labels=app),
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name},
-                "minReplicas": args.min_replicas,
-                "maxReplicas": args.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
-                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
-            },
-            opts=child,
-        )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=metadata(object_name, args.tags, namespace=args.namespace, labels=app),
@@ -203,10 +201,28 @@ class ModelServer(pulumi.ComponentResource):
         self.register_outputs({})
 
 
+def gateway_workers(cpu_cores: int) -> int:
+    """LiteLLM worker processes (`--num_workers`): one per requested core. A worker is one
+    single-threaded event loop, so more workers than cores only contend, and fewer leave the
+    request (what the HPA's utilisation is measured against) unused."""
+    return max(1, cpu_cores)
+
+
+def gateway_resources(cpu_cores: int) -> dict[str, Any]:
+    """A worker holds the proxy, the router and their caches (~0.5-1 GiB resident each)."""
+    workers = gateway_workers(cpu_cores)
+    return {"requests": {"cpu": str(cpu_cores), "memory": f"{workers}Gi"}, "limits": {"memory": f"{2 * workers}Gi"}}
+
+
+# The gateway's pods are added at this average CPU use (of the request): below saturation, so a
+# burst is absorbed while a new pod starts (~30 s); idle pods are removed after 5 quiet minutes.
+GATEWAY_TARGET_CPU_PERCENT = 70
+
+
 @dataclass
 class GatewayArgs:
     config_yaml: pulumi.Input[str]
-    replicas: int
+    replicas: int  # the HorizontalPodAutoscaler's minimum
     namespace: pulumi.Input[str]
     secret_env: Sequence[str]  # keys of the gateway Secret exposed as env vars (master key, API keys)
     env: Mapping[str, pulumi.Input[str]]  # plain settings: upstream API bases, region
@@ -219,6 +235,11 @@ class GatewayArgs:
     # What gives the gateway's service account its cloud identity (Pod Identity association,
     # federated credential): its pods must start after it exists or they get no credentials.
     identity: Sequence[pulumi.Resource] = ()
+    mirrors: Mirrors | None = None  # image registry (llm-platform:mirrors); None = upstream
+    max_replicas: int = 0  # the HorizontalPodAutoscaler's maximum (0 = replicas: no scaling)
+    cpu_cores: int = 1  # requested per pod; the worker count follows it
+    # Files beside config.yaml in the ConfigMap (the custom auth module it names).
+    files: Mapping[str, str] = field(default_factory=dict)
 
 
 class LlmGateway(pulumi.ComponentResource):
@@ -235,7 +256,7 @@ class LlmGateway(pulumi.ComponentResource):
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=metadata("litellm-config", args.tags, namespace=args.namespace, labels=app),
-            data={"config.yaml": args.config_yaml},
+            data={"config.yaml": args.config_yaml, **dict(args.files)},
             opts=child,
         )
         k8s.core.v1.ServiceAccount(
@@ -250,14 +271,14 @@ class LlmGateway(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app),
+            # No `replicas`: the HorizontalPodAutoscaler below owns it (from `replicas` up).
             spec={
-                "replicas": args.replicas,
                 "selector": {"matchLabels": app},
                 "template": {
                     "metadata": {
                         "labels": pod_labels(args.tags, {**app, **dict(args.pod_labels)}),
                         # Roll the pods when the routes change.
-                        "annotations": {"llm-platform.io/config-hash": pulumi.Output.from_input(args.config_yaml).apply(_digest)},
+                        "annotations": {"llm-platform.io/config-hash": pulumi.Output.from_input(args.config_yaml).apply(lambda c: _digest(c + "".join(f"{k}\n{v}" for k, v in sorted(args.files.items()))))},
                     },
                     "spec": {
                         "serviceAccountName": self.SERVICE_ACCOUNT,
@@ -268,11 +289,11 @@ class LlmGateway(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "litellm",
-                                "image": LITELLM_NON_ROOT_IMAGE,
-                                "args": ["--config", "/etc/litellm/config.yaml", "--port", str(GATEWAY_PORT)],
+                                "image": mirrored_image(LITELLM_NON_ROOT_IMAGE, args.mirrors),
+                                "args": ["--config", "/etc/litellm/config.yaml", "--port", str(GATEWAY_PORT), "--num_workers", str(gateway_workers(args.cpu_cores))],
                                 "ports": [{"name": "http", "containerPort": GATEWAY_PORT}],
                                 "env": env,
-                                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+                                "resources": gateway_resources(args.cpu_cores),
                                 "readinessProbe": {**probe, "httpGet": {"path": "/health/readiness", "port": GATEWAY_PORT}},
                                 "livenessProbe": probe,
                                 # Keep serving while endpoints and the load balancer stop sending here.
@@ -307,6 +328,18 @@ class LlmGateway(pulumi.ComponentResource):
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app), spec={**disruption_budget(), "selector": {"matchLabels": app}}, opts=child
         )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-autoscaler",
+            metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "litellm"},
+                "minReplicas": args.replicas,
+                "maxReplicas": max(args.replicas, args.max_replicas),
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": GATEWAY_TARGET_CPU_PERCENT}}}],
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            },
+            opts=child,
+        )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-ingress",
             metadata=metadata("litellm-ingress", args.tags, namespace=args.namespace, labels=app),
@@ -332,7 +365,7 @@ def model_namespace_policies(name: str, namespace: pulumi.Input[str], tags: Mapp
         f"{name}-from-gateway",
         metadata=metadata("allow-from-gateway", tags, namespace=namespace),
         spec={
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm"}},
+            "podSelector": {"matchLabels": dict(VLLM_APP)},
             "policyTypes": ["Ingress"],
             "ingress": [
                 {

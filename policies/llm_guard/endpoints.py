@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .regions import AWS_DNS_SUFFIXES, AZURE_AI_ACCOUNT_HOST_SUFFIXES, AZURE_DNS_SUFFIXES, region_of_hostname
-from .routing import API_HOSTS
+from .routing import ApiProvider, api_host_provider
 
 # Names that resolve inside the cluster / VPC / VNet: they never leave the network by name.
 _PRIVATE_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local", ".local", ".localdomain", ".internal")
@@ -48,7 +48,8 @@ def azure_account_of_host(host: str) -> str | None:
     return None
 
 
-def classify_host(host: str, profile: Any, azure_accounts: frozenset[str], service: str = "") -> Verdict:
+def classify_host(host: str, profile: Any, azure_accounts: frozenset[str], service: str = "", custom_apis: Mapping[str, ApiProvider] | None = None) -> Verdict:
+    """`custom_apis`: providers the stack declared, by host (routing.declared_custom_providers)."""
     host = host.lower().rstrip(".")
     if profile.allow_global_processing:
         return Verdict("allowed", "")
@@ -70,9 +71,9 @@ def classify_host(host: str, profile: Any, azure_accounts: frozenset[str], servi
         if account in azure_accounts:
             return Verdict("allowed", "")
         return Verdict("outside", f"{host} is an Azure AI account that is not defined in this stack, so where it processes prompts cannot be checked (fails closed).")
-    api = API_HOSTS.get(host)
+    api = api_host_provider(host, custom_apis)
     if api is not None:
-        if profile.allows_api_provider(api.name):
+        if profile.allows_api(api):
             return Verdict("allowed", "")
         return Verdict("outside", f"{api.display_name} ({host}) processes prompts in {api.geography.upper()}, outside profile '{profile.name}'.")
     return Verdict("unknown", f"{host} is not an endpoint of the stack or a known API, so where it processes prompts is unknown (fails closed under '{profile.name}').")

@@ -17,6 +17,7 @@ from .routing import (
     API_PROVIDERS,
     AZURE_DATA_ZONE_REGIONS,
     BEDROCK_PROFILE_DESTINATIONS,
+    ApiProvider,
 )
 
 AwsPartition = Literal["aws", "aws-cn", "aws-us-gov"]
@@ -50,6 +51,15 @@ class ResidencyProfile(BaseModel):
     def _normalise_azure(cls, value: object) -> object:
         if isinstance(value, (list, tuple, set, frozenset)):
             return frozenset(normalize_azure_location(str(v)) for v in value)
+        return value
+
+    @field_validator("aws_regions", "bedrock_processing_regions", "api_geographies", mode="before")
+    @classmethod
+    def _list_as_set(cls, value: object) -> object:
+        # The stack config loader validates strictly, and a profile reached through the
+        # residencyProfiles naming step is Python data there: strict mode takes no list for a set.
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return frozenset(value)
         return value
 
     @model_validator(mode="after")
@@ -98,16 +108,20 @@ class ResidencyProfile(BaseModel):
 
         allowed = []
         for sku, scope in AZURE_OPENAI_SKU_SCOPE.items():
-            if scope == "regional" or (scope == "datazone" and self.azure_openai_data_zone) or (
+            # Global processing includes any data zone (the pack's azure-openai-deployment-type agrees).
+            if scope == "regional" or (scope == "datazone" and (self.azure_openai_data_zone or self.allow_global_processing)) or (
                 scope == "global" and self.allow_global_processing
             ):
                 allowed.append(sku)
         return allowed
 
     def allows_api_provider(self, provider: str) -> bool:
+        """A built-in provider by name (custom ones: `allows_api`)."""
         api = API_PROVIDERS.get(provider)
-        if api is None:
-            return False
+        return api is not None and self.allows_api(api)
+
+    def allows_api(self, api: ApiProvider) -> bool:
+        """May prompts go to this API (built-in or declared custom), by its processing geography?"""
         return self.allow_global_processing or api.geography in self.api_geographies
 
     def allowed_api_providers(self) -> list[str]:

@@ -47,7 +47,8 @@ def _stack_config_value(key: str) -> Any:
 
 
 def stack_config() -> dict[str, Any]:
-    keys = ("aws:region", "azure-native:location", "azure-native:environment", "llm-platform:residency", "llm-platform:residencyProfiles")
+    # llm-platform:poc carries customProviders, whose declared geographies the API rules judge.
+    keys = ("aws:region", "azure-native:location", "azure-native:environment", "llm-platform:residency", "llm-platform:residencyProfiles", "llm-platform:poc")
     return {k: v for k in keys if (v := _stack_config_value(k)) is not None}
 
 

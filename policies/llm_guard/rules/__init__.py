@@ -69,7 +69,7 @@ def rule(
 
 def load_rules() -> list[Rule]:
     """Import every rule module (registration is a side effect of the import), in a stable order."""
-    from . import budget, endpoints, gateway, iam, preview, profile, replication, residency, routing, tags  # noqa: F401
+    from . import budget, endpoints, gateway, iam, preview, profile, replication, residency, routing, sources, tags  # noqa: F401
 
     return sorted(RULES, key=lambda r: r.name)
 

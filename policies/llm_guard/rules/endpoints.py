@@ -11,6 +11,7 @@ from typing import Any
 from ..endpoints import classify_host, hosts_in
 from ..graph import Finding, Res, decode_json, strings
 from ..location import is_secret, is_unknown
+from ..routing import declared_custom_providers
 from ..settings import RuleSettings
 from . import StackView, rule
 from .gateway import azure_account_names
@@ -61,17 +62,18 @@ def endpoint_region(stack: StackView, settings: RuleSettings) -> Iterator[Findin
     if profile.allow_global_processing:
         return
     accounts = azure_account_names(stack)
+    custom_apis = declared_custom_providers(stack.stack_config)
     for res in stack.resources:
         if res.type.startswith("pulumi:providers:") or not res.custom:
             continue
-        yield from _endpoints_of(res, profile, accounts)
+        yield from _endpoints_of(res, profile, accounts, custom_apis)
 
 
-def _endpoints_of(res: Res, profile: Any, accounts: frozenset[str]) -> Iterator[Finding]:
+def _endpoints_of(res: Res, profile: Any, accounts: frozenset[str], custom_apis: Mapping[str, Any] | None = None) -> Iterator[Finding]:
     reported: set[tuple[str, str]] = set()
     for path, text in strings(res.props):
         for host in hosts_in(text):
-            verdict = classify_host(host, profile, accounts)
+            verdict = classify_host(host, profile, accounts, custom_apis=custom_apis)
             if verdict.status == "outside" and (path, host) not in reported:
                 reported.add((path, host))
                 yield Finding(res.urn, path, host, verdict.message, _FIX)

@@ -20,7 +20,7 @@ from ..gateway import (
 )
 from ..graph import Finding, Res, decode_json, get, items
 from ..location import is_unknown, reveal
-from ..routing import BEDROCK_PROFILE_DESTINATIONS, parse_bedrock_reference
+from ..routing import BEDROCK_PROFILE_DESTINATIONS, declared_custom_providers, parse_bedrock_reference
 from ..settings import RuleSettings
 from . import StackView, rule
 
@@ -103,7 +103,7 @@ def _config_map_consumers(cm: Res, stack: StackView, config_maps: Mapping[tuple[
     return envs
 
 
-def _route_problem(route: Route, profile: Any, accounts: frozenset[str]) -> str | None:
+def _route_problem(route: Route, profile: Any, accounts: frozenset[str], custom_apis: Mapping[str, Any] | None = None) -> str | None:
     if route.problem is not None:
         return f"the destination of route '{route.name}' cannot be decided: {route.problem} (fails closed)."
     destination = route.destination
@@ -111,7 +111,7 @@ def _route_problem(route: Route, profile: Any, accounts: frozenset[str]) -> str 
     if profile.allow_global_processing:
         return None
     if destination.kind == "host":
-        verdict = classify_host(destination.value, profile, accounts, destination.service)
+        verdict = classify_host(destination.value, profile, accounts, destination.service, custom_apis)
         if verdict.status in ("outside", "unknown"):
             return f"route '{route.name}' ({route.provider}/{route.model}) calls {destination.value}: {verdict.message}"
         return None
@@ -153,6 +153,7 @@ def gateway_routes(stack: StackView, settings: RuleSettings) -> Iterator[Finding
     assert profile is not None
     config_maps: dict[tuple[str, str], Mapping[str, Any]] | None = None
     accounts: frozenset[str] | None = None
+    custom_apis = declared_custom_providers(stack.stack_config)
     for res in stack.resources:
         if res.type.startswith("pulumi:providers:") or not res.custom:
             continue
@@ -163,7 +164,7 @@ def gateway_routes(stack: StackView, settings: RuleSettings) -> Iterator[Finding
             reported: set[tuple[str, str]] = set()
             for env in _workload_envs(res, path, stack, config_maps):
                 for route in routes(config, env, path):
-                    problem = _route_problem(route, profile, accounts)
+                    problem = _route_problem(route, profile, accounts, custom_apis)
                     if problem and (route.path, problem) not in reported:
                         reported.add((route.path, problem))
                         value = route.destination.value if route.destination else route.name

@@ -15,7 +15,10 @@ from ..routing import (
     AZURE_DATA_ZONE_REGIONS,
     AZURE_OPENAI_SKU_SCOPE,
     BEDROCK_PROFILE_DESTINATIONS,
+    OUTSIDE_MAINLAND_HOSTS,
     BedrockTarget,
+    api_host_provider,
+    declared_custom_providers,
     parse_bedrock_reference,
 )
 from ..settings import RuleSettings
@@ -49,7 +52,7 @@ def bedrock_references(text: str) -> Iterator[BedrockTarget]:
     description="No Bedrock resource or Bedrock model reference under a profile without Bedrock (mainland China: Bedrock has no endpoint in aws-cn).",
     severity="critical",
     scope="resource",
-    remediation="Under `cn`, use Azure OpenAI in the Azure China cloud or a domestic API (DeepSeek, DashScope, Qianfan, Hunyuan, Volcengine).",
+    remediation="Under `cn`, use SageMaker in aws-cn, Azure OpenAI in the Azure China cloud, or a domestic API (DashScope, DeepSeek, Qianfan, Hunyuan, Volcengine, Moonshot, Zhipu).",
 )
 def bedrock_not_in_profile(res: Res, settings: RuleSettings) -> Iterator[Finding]:
     profile = settings.profile
@@ -200,7 +203,8 @@ def _sku_problem(deployment: Res, stack: StackView, profile: Any) -> str | None:
 
 _URL_HOST = re.compile(r"https?://([A-Za-z0-9.-]+)")
 # Known API hosts written bare; the lookbehind keeps api.openai.com from matching eu.api.openai.com.
-_BARE_HOST = re.compile(r"(?<![A-Za-z0-9.-])(" + "|".join(re.escape(h) for h in sorted(API_HOSTS, key=len, reverse=True)) + r")(?![A-Za-z0-9-])")
+_KNOWN_HOSTS = (*API_HOSTS, *OUTSIDE_MAINLAND_HOSTS)
+_BARE_HOST = re.compile(r"(?<![A-Za-z0-9.-])(" + "|".join(re.escape(h) for h in sorted(_KNOWN_HOSTS, key=len, reverse=True)) + r")(?![A-Za-z0-9-])")
 
 
 def _hosts_in(text: str) -> set[str]:
@@ -224,13 +228,14 @@ def llm_api_upstreams(res: Res, settings: RuleSettings) -> Iterator[Finding]:
     if profile.allow_global_processing:
         return
     reported: set[tuple[str, str]] = set()
+    custom = declared_custom_providers(settings.stack_config)
     for path, text in strings(res.props):
         for host in _hosts_in(text):
-            api = API_HOSTS.get(host)
-            if api is None or profile.allows_api_provider(api.name) or (path, host) in reported:
+            api = api_host_provider(host, custom)
+            if api is None or profile.allows_api(api) or (path, host) in reported:
                 continue
             reported.add((path, host))
-            allowed = [API_PROVIDERS[p].host for p in profile.allowed_api_providers()]
+            allowed = [API_PROVIDERS[p].host for p in profile.allowed_api_providers()] + sorted(h for h, c in custom.items() if profile.allows_api(c))
             yield Finding(
                 res.urn,
                 path,

@@ -1,0 +1,32 @@
+"""Exchange rates for turning the stack's budget (`llm-platform:budget`, in its currency) into the
+USD amounts LiteLLM budgets and costs are counted in (LiteLLM prices every model in USD:
+litellm/model_prices_and_context_window_backup.json).
+
+Units of the currency per 1 USD. Same figures as scripts/data/prices.yaml `exchange_rates`
+(the cost estimate); not re-read on this offline machine: update both before budgeting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_usd: float
+    source: str
+    as_of: str
+
+
+RATES: dict[str, Rate] = {
+    "USD": Rate(1.0, "identity", "2026-11-30"),
+    # CFETS USD/CNY central parity, https://www.chinamoney.com.cn/english/bmkcpr/ (read 2025-11: 7.08-7.10)
+    "CNY": Rate(7.10, "CFETS USD/CNY central parity", "2025-11"),
+    # ECB euro reference rate, https://www.ecb.europa.eu/stats/policy_and_exchange_rates/euro_reference_exchange_rates/ (read 2025-11: ~1.16 USD/EUR)
+    "EUR": Rate(0.86, "ECB euro reference rate", "2025-11"),
+}
+
+
+def to_usd(amount: float, currency: str) -> float:
+    """`amount` of `currency` in USD; KeyError for a currency without a rate."""
+    return amount / RATES[currency].per_usd

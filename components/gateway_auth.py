@@ -1,0 +1,145 @@
+"""Scoped keys, team budgets and budget alerts for the LiteLLM gateway.
+
+Shipped beside config.yaml as `llm_platform_auth.py` (components.gateway.gateway_files) and run
+INSIDE the gateway image, so it imports only LiteLLM, redis and the standard library.
+
+Why not LiteLLM virtual keys: they live in LiteLLM's Postgres database through Prisma, whose
+query engine binary is downloaded at first start (not possible offline, nor in a locked-down
+cluster without that egress); without a database every key but the master key is refused with
+"No connected db". LiteLLM's `custom_auth` hook (general_settings.custom_auth,
+litellm/proxy/auth/user_api_key_auth.py) is the supported alternative:
+- a team key is accepted if its SHA-256 digest matches the digest of the team's key (env
+  LLM_PLATFORM_TEAM_KEY_<TEAM>, synced from the cloud secret store); the master key stays for
+  administration;
+- the returned key object carries the team's public routes (`models`): LiteLLM then refuses any
+  other model with 403 key_model_access_denied and lists only those in /v1/models;
+- a team's monthly spend is counted in Redis (shared by every replica, kept across restarts) by
+  `spend_tracker` (a LiteLLM success callback, litellm_settings.callbacks) and a team at or over
+  its budget is refused with 429 budget_exceeded before any upstream is called;
+- crossing an alert threshold (percent of a team's or an upstream's monthly budget) logs one
+  WARNING line `LLM_PLATFORM_BUDGET_ALERT ...` per threshold and month: the log-based alarm
+  (CloudWatch metric filter / Azure Monitor log alert) fires on it, before the cut-off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAuth
+from redis.exceptions import RedisError
+
+log = logging.getLogger("llm_platform_auth")
+MONTH_TTL_SECONDS = 40 * 24 * 3600  # a month's counters outlive the month, then expire
+
+
+def _team_key_env(team: str) -> str:
+    return "LLM_PLATFORM_TEAM_KEY_" + re.sub(r"[^A-Z0-9]", "_", team.upper())
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+TEAMS: dict[str, dict[str, Any]] = json.loads(os.environ.get("LLM_PLATFORM_TEAMS") or "{}")
+ALERT_PERCENTS = [int(p) for p in (os.environ.get("LLM_PLATFORM_BUDGET_ALERT_PERCENTS") or "").split(",") if p.strip()]
+UPSTREAM_BUDGETS: dict[str, float] = json.loads(os.environ.get("LLM_PLATFORM_UPSTREAM_BUDGETS") or "{}")
+_MASTER_DIGEST = _digest(os.environ["LITELLM_MASTER_KEY"]) if os.environ.get("LITELLM_MASTER_KEY") else None
+# digest -> team; a team whose key env var is missing cannot authenticate at all.
+_TEAM_DIGESTS = {_digest(os.environ[_team_key_env(t)]): t for t in TEAMS if os.environ.get(_team_key_env(t))}
+
+_redis: Any = None
+
+
+def _client() -> Any:
+    global _redis
+    if _redis is None:
+        import redis.asyncio as redis
+
+        _redis = redis.Redis(
+            host=os.environ["REDIS_HOST"],
+            port=int(os.environ.get("REDIS_PORT") or 6379),
+            password=os.environ.get("REDIS_PASSWORD") or None,
+            ssl=(os.environ.get("REDIS_SSL") or "").lower() == "true",
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
+    return _redis
+
+
+def _month() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")
+
+
+def _spend_key(kind: str, name: str) -> str:
+    return f"llm-platform:spend:{kind}:{name}:{_month()}"
+
+
+def _same(digest: str, expected: str | None) -> bool:
+    return expected is not None and hmac.compare_digest(digest, expected)
+
+
+async def user_api_key_auth(request: Any, api_key: str) -> UserAPIKeyAuth:
+    digest = _digest(api_key or "")
+    if _same(digest, _MASTER_DIGEST):
+        return UserAPIKeyAuth(api_key=digest, user_role=LitellmUserRoles.PROXY_ADMIN)
+    team = next((t for d, t in _TEAM_DIGESTS.items() if _same(digest, d)), None)
+    if team is None:
+        raise ProxyException(message="invalid gateway key", type="auth_error", param="Authorization", code=401)
+    settings = TEAMS[team]
+    budget = settings.get("monthly_budget_usd")
+    if budget is not None:
+        try:
+            spent = float(await _client().get(_spend_key("team", team)) or 0.0)
+        except (RedisError, OSError) as exc:  # fail closed: a budget that cannot be read is not enforced otherwise
+            log.error("LLM_PLATFORM_BUDGET_UNAVAILABLE team=%s error=%s", team, type(exc).__name__)
+            raise ProxyException(message="budget store unavailable", type="service_unavailable", param=None, code=503) from None
+        if spent >= float(budget):
+            raise ProxyException(
+                message=f"team '{team}' is over its monthly budget ({spent:.4f} of {float(budget):.4f} USD)",
+                type="budget_exceeded",
+                param=None,
+                code=429,
+            )
+    return UserAPIKeyAuth(api_key=digest, team_id=team, key_alias=team, models=list(settings.get("models") or []), user_role=LitellmUserRoles.INTERNAL_USER)
+
+
+async def _add(kind: str, name: str, cost: float, budget: float | None) -> None:
+    redis = _client()
+    key = _spend_key(kind, name)
+    total = float(await redis.incrbyfloat(key, cost))
+    await redis.expire(key, MONTH_TTL_SECONDS)
+    if not budget:
+        return
+    for percent in ALERT_PERCENTS:
+        if total >= budget * percent / 100 and await redis.set(f"{key}:alert:{percent}", "1", nx=True, ex=MONTH_TTL_SECONDS):
+            log.warning("LLM_PLATFORM_BUDGET_ALERT %s=%s percent=%d spent_usd=%.4f budget_usd=%.4f month=%s", kind, name, percent, total, budget, _month())
+
+
+class SpendTracker(CustomLogger):
+    """Adds each answered request's cost to its team's and its upstream's monthly counters."""
+
+    async def async_log_success_event(self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
+        payload = kwargs.get("standard_logging_object") or {}
+        cost = float(payload.get("response_cost") or kwargs.get("response_cost") or 0.0)
+        if cost <= 0:
+            return
+        team = (payload.get("metadata") or {}).get("user_api_key_team_id")
+        upstream = payload.get("model_id")
+        try:
+            if team in TEAMS:
+                await _add("team", team, cost, TEAMS[team].get("monthly_budget_usd"))
+            if upstream:
+                await _add("upstream", str(upstream), cost, UPSTREAM_BUDGETS.get(str(upstream)))
+        except (RedisError, OSError) as exc:
+            log.error("LLM_PLATFORM_SPEND_NOT_RECORDED team=%s upstream=%s cost_usd=%.6f error=%s", team, upstream, cost, type(exc).__name__)
+
+
+spend_tracker = SpendTracker()

@@ -1,0 +1,82 @@
+"""Under a mainland-China profile, everything the stack pulls comes from inside the country:
+container images, Helm charts (and the images their values name), the Python index Dify's
+plugins install from, and model weights (vLLM, SageMaker). The in-country table lives in
+`policies/llm_guard/sources.py`, shared with the stack config (`llm-platform:mirrors`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from ..graph import Finding, Res, get
+from ..sources import (
+    DOMESTIC_PYTHON_INDEXES,
+    DOMESTIC_REGISTRIES,
+    HELM_RELEASE,
+    PlannedContainer,
+    domestic_registry,
+    is_domestic_model_source,
+    is_domestic_python_index,
+    is_mainland,
+    is_vllm,
+    planned_containers,
+    planned_images,
+    registry_host,
+    truthy,
+)
+from . import RuleSettings, rule
+
+_REGISTRIES = "; ".join(DOMESTIC_REGISTRIES)
+_MIRROR_FIX = "Set llm-platform:mirrors (imageRegistry, helmRepository, pythonIndex, modelSource) to in-country sources and copy the artifacts there (`python -m scripts images STACK`)."
+
+
+@rule(
+    "sources-in-country",
+    description="Under a mainland-China profile every image, Helm chart, Python package index and model source the stack pulls is in "
+    "the country (registries and hubs abroad are blocked or unreliable there, and the profile keeps the supply chain domestic).",
+    severity="high",
+    scope="resource",
+    remediation=_MIRROR_FIX,
+)
+def sources_in_country(res: Res, settings: RuleSettings) -> Iterator[Finding]:
+    profile = settings.profile
+    assert profile is not None
+    if not is_mainland(profile):
+        return
+    for path, ref in planned_images(res.type, res.props):
+        host = registry_host(ref)
+        if domestic_registry(host) is None:
+            yield Finding(res.urn, path, ref, f"image from {host}, outside mainland China (profile '{profile.name}').", f"Pull it from an in-country registry ({_REGISTRIES}). {_MIRROR_FIX}")
+    if res.type == HELM_RELEASE:
+        yield from _chart(res)
+    for container in planned_containers(res.type, res.props):
+        yield from _container_sources(res, container)
+
+
+def _chart(res: Res) -> Iterator[Finding]:
+    chart = get(res.props, "chart")
+    repo = get(res.props, "repositoryOpts.repo")
+    for path, source in (("chart", chart), ("repositoryOpts.repo", repo)):
+        if not isinstance(source, str) or ("://" not in source and path == "chart"):
+            continue
+        host = registry_host(source)
+        if domestic_registry(host) is None:
+            yield Finding(res.urn, path, source, f"Helm chart from {host}, outside mainland China.", f"Install it from an in-country OCI repository ({_REGISTRIES}). {_MIRROR_FIX}")
+
+
+def _container_sources(res: Res, c: PlannedContainer) -> Iterator[Finding]:
+    index = c.env.get("PIP_MIRROR_URL")
+    if index and not is_domestic_python_index(index):
+        yield Finding(res.urn, f"{c.path}.env.PIP_MIRROR_URL", index, "Python packages from an index outside mainland China.", f"Use an in-country PyPI mirror ({', '.join(sorted(DOMESTIC_PYTHON_INDEXES))}).")
+    elif not index and "langgenius/dify-plugin-daemon" in (c.image or ""):
+        yield Finding(res.urn, f"{c.path}.env.PIP_MIRROR_URL", None, "Dify's plugin daemon installs plugin packages from pypi.org (no PIP_MIRROR_URL).", "Set llm-platform:mirrors.pythonIndex to an in-country PyPI mirror.")
+    endpoint = c.env.get("HF_ENDPOINT")
+    if endpoint and not is_domestic_model_source(endpoint):
+        yield Finding(res.urn, f"{c.path}.env.HF_ENDPOINT", endpoint, f"model weights from {urlsplit(endpoint).hostname}, outside mainland China.", "Set llm-platform:mirrors.modelSource: modelscope.")
+    from_hub = not truthy(c.env.get("VLLM_USE_MODELSCOPE")) and not (endpoint and is_domestic_model_source(endpoint))
+    if is_vllm(c) and from_hub and not any(a.startswith(("/", "s3://")) for a in c.argv[2:3]):
+        model = c.argv[2] if len(c.argv) > 2 else None
+        yield Finding(res.urn, f"{c.path}.args", model, "vLLM downloads this model from Hugging Face (huggingface.co), outside mainland China.", "Set llm-platform:mirrors.modelSource: modelscope (VLLM_USE_MODELSCOPE=True).")
+    hf_model = c.env.get("HF_MODEL_ID")
+    if res.type == "aws:sagemaker/model:Model" and hf_model and not hf_model.startswith(("s3://", "/")) and not truthy(c.env.get("VLLM_USE_MODELSCOPE")):
+        yield Finding(res.urn, f"{c.path}.environment.HF_MODEL_ID", hf_model, "the serving container downloads this model from Hugging Face, outside mainland China.", "Stage the weights in an S3 bucket of the stack's region and give HF_MODEL_ID as s3://bucket/prefix.")
