@@ -174,6 +174,17 @@ def litellm_config(
         router_settings.update({"redis_host": "os.environ/REDIS_HOST", "redis_port": "os.environ/REDIS_PORT", "redis_password": f"os.environ/{REDIS_PASSWORD_ENV}"})
         general_settings.update(
             {
+                # The proxy's own counters (usage, spend windows, locks) in the same Redis. Named
+                # explicitly, a Redis that cannot be reached stops the start instead of leaving
+                # each replica counting alone, as the REDIS_* env fallback would
+                # (litellm/proxy/proxy_server.py _init_coordination_redis and
+                # _init_coordination_redis_env_fallback).
+                "coordination_redis": {
+                    "host": "os.environ/REDIS_HOST",
+                    "port": "os.environ/REDIS_PORT",
+                    "password": f"os.environ/{REDIS_PASSWORD_ENV}",
+                    "ssl": "os.environ/REDIS_SSL",
+                },
                 "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
                 # Model access of the key returned by custom auth (key_model_access_denied, 403)
                 # is checked only with both of these (litellm/proxy/auth/user_api_key_auth.py

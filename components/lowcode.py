@@ -13,6 +13,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
+from policies.llm_guard.sources import DIFY_MARKETPLACE
+
 # Pinned image tags (Docker Hub). Dify's api/web and plugin daemon versions move together; see
 # the Dify docker-compose of the same release. Override per stack with `poc.app.imageTags`.
 DEFAULT_IMAGE_TAGS: Mapping[str, str] = {
@@ -165,6 +167,9 @@ class Backends:
     # Dify's plugin daemon and sandbox install Python packages from this index (PIP_MIRROR_URL;
     # components.mirrors.python_index_env); empty = pypi.org.
     package_index_env: Mapping[str, str] = field(default_factory=dict)
+    # Dify's plugin marketplace (components.mirrors.dify_marketplace); None: off, plugins are
+    # installed from local .difypkg files (mainland China, where marketplace.dify.ai is abroad).
+    marketplace_url: str | None = DIFY_MARKETPLACE
     # How Flowise's Postgres client does TLS on this cloud (see stacks/poc.py for the why).
     flowise_database_tls_env: Mapping[str, str] = field(default_factory=dict)
     # Let Dify's code sandbox open sockets. Off: the sandbox shares the task's network namespace
@@ -323,7 +328,8 @@ def dify(backends: Backends) -> AppSpec:
         "PGVECTOR_DATABASE": "dify",
         "CODE_EXECUTION_ENDPOINT": "http://localhost:8194",
         "PLUGIN_DAEMON_URL": "http://localhost:5002",
-        "MARKETPLACE_ENABLED": "true",
+        "MARKETPLACE_ENABLED": "true" if backends.marketplace_url else "false",
+        "MARKETPLACE_API_URL": backends.marketplace_url,
         # Outbound requests of HTTP nodes and tools go through the SSRF proxy, as in the compose.
         "SSRF_PROXY_HTTP_URL": local_proxy,
         "SSRF_PROXY_HTTPS_URL": local_proxy,
@@ -457,8 +463,10 @@ def dify(backends: Backends) -> AppSpec:
             "CONSOLE_API_URL": domain,
             "APP_API_URL": domain,
             "NEXT_TELEMETRY_DISABLED": "1",
-            "MARKETPLACE_API_URL": "https://marketplace.dify.ai",
-            "MARKETPLACE_URL": "https://marketplace.dify.ai",
+            # The console's marketplace links; with the marketplace off the API reports it
+            # disabled and the console shows none, so they point at the app itself.
+            "MARKETPLACE_API_URL": backends.marketplace_url or domain or PublicUrl(),
+            "MARKETPLACE_URL": backends.marketplace_url or domain or PublicUrl(),
         }),
     )
     # The routes Dify's own nginx sends to the API (default.conf.template); everything else goes

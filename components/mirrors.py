@@ -18,8 +18,10 @@ cache in the global partition serves the same paths; other hosts use their own n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+from policies.llm_guard.sources import DIFY_MARKETPLACE
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,25 @@ class Mirrors:
     helm_repository: str | None = None  # oci://host/path serving every chart under its name
     python_index: str | None = None  # PyPI-compatible index URL for Dify plugin packages
     model_source: str | None = None  # huggingface | modelscope | https://<hf mirror> | s3://... | https://<blob>
+    plugin_marketplace: str | None = None  # a Dify plugin marketplace other than marketplace.dify.ai
+    # Credentials Helm logs in to the chart repository with (None: anonymous, or a
+    # `helm registry login` done before `pulumi up`, see `ChartLogin`).
+    chart_login: ChartLogin | None = None
+
+
+@dataclass(frozen=True)
+class ChartLogin:
+    """Username and password (a Pulumi secret) for a private OCI chart repository. The
+    pulumi-kubernetes Release logs in with repositoryOpts.username/password when its chart is
+    oci://... (provider 4.27.0+, pulumi/pulumi-kubernetes#3661: provider/pkg/provider/
+    helm_release.go getChart -> provider/pkg/helm/tool.go NewRegistryClient, read 2026-11-30)."""
+
+    username: str
+    password: Any  # pulumi.Input[str], secret
+
+
+def with_chart_login(mirrors: Mirrors, login: ChartLogin | None) -> Mirrors:
+    return replace(mirrors, chart_login=login)
 
 
 # Registries whose host is implied in a short reference ("vllm/vllm-openai:v1" is docker.io's).
@@ -52,6 +73,17 @@ def split_image(ref: str) -> tuple[str, str]:
     if rest and ("." in first or ":" in first or first == "localhost"):
         return first, rest
     return DEFAULT_REGISTRY, ref if "/" in ref else f"library/{ref}"
+
+
+# Azure Container Registry login servers: <name>.azurecr.io (public cloud), .azurecr.cn (Azure
+# China), .azurecr.us (US Government); the name is the registry's, lowercased.
+ACR_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us")
+
+
+def acr_name(reference: str | None) -> str | None:
+    """The registry name of an Azure Container Registry image path or oci:// chart repository."""
+    host = (reference or "").removeprefix("oci://").split("/", 1)[0]
+    return host.split(".", 1)[0] if host.endswith(ACR_SUFFIXES) else None
 
 
 def upstream_prefix(host: str) -> str:
@@ -85,14 +117,16 @@ class ChartSource(NamedTuple):
 
     chart: str  # a chart name, or oci://host/path/<chart> (no repository then)
     repository: str | None
+    login: ChartLogin | None = None  # for the OCI mirror
 
 
 def chart_source(chart: str, repository: str, mirrors: Mirrors | None) -> ChartSource:
     """An OCI mirror takes the chart as `oci://.../<chart>` with no repository (Helm 3.8+ OCI
-    support; the pulumi-kubernetes Release passes `chart` to Helm as-is); otherwise the upstream."""
+    support; the pulumi-kubernetes Release passes `chart` to Helm as-is), logged in with the
+    mirror's credentials when it has them; otherwise the upstream."""
     if mirrors is None or not mirrors.helm_repository:
         return ChartSource(chart, repository)
-    return ChartSource(f"{mirrors.helm_repository.rstrip('/')}/{chart}", None)
+    return ChartSource(f"{mirrors.helm_repository.rstrip('/')}/{chart}", None, mirrors.chart_login)
 
 
 # --------------------------------------------------------------------------- model weights
@@ -156,3 +190,11 @@ def upstream_of(pulled: str, mirrors: Mirrors | None) -> str:
     prefix, _, path = pulled[len(registry) + 1 :].partition("/")
     hosts = {v: k for k, v in UPSTREAM_PREFIXES.items()}
     return f"{hosts.get(prefix, prefix)}/{path}"
+
+
+def dify_marketplace(mirrors: Mirrors | None, mainland: bool) -> str | None:
+    """Where Dify installs plugins from: the stack's declared marketplace, else Dify's own outside
+    mainland China; None (MARKETPLACE_ENABLED=false, plugins from local packages) in it."""
+    if mirrors is not None and mirrors.plugin_marketplace:
+        return mirrors.plugin_marketplace
+    return None if mainland else DIFY_MARKETPLACE

@@ -28,6 +28,7 @@ MOCK_ACCOUNT_ID = "123456789012"
 MOCK_SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000001"
 MOCK_TENANT_ID = "00000000-0000-4000-8000-0000000000aa"
 MOCK_PRINCIPAL_ID = "00000000-0000-4000-8000-0000000000bb"
+MOCK_KUBELET_OBJECT_ID = "00000000-0000-4000-8000-00000000cbe1"
 
 # Inputs that carry a resource's own physical name, by type-token prefix (first match wins).
 _AWS_NAME_INPUTS = ("name", "bucket", "identifier", "replicationGroupId", "family", "clusterIdentifier", "functionName", "collectionName", "domainName", "guardrailName")
@@ -215,6 +216,9 @@ class OfflineMocks(Mocks):
             outputs["principalId"] = MOCK_PRINCIPAL_ID
             outputs["clientId"] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
             outputs["tenantId"] = MOCK_TENANT_ID
+        if token == "azure-native:containerservice:ManagedCluster":
+            # AKS creates the kubelet identity with the cluster (in the node resource group).
+            outputs["identityProfile"] = {"kubeletidentity": {"objectId": MOCK_KUBELET_OBJECT_ID, "clientId": MOCK_KUBELET_OBJECT_ID, "resourceId": f"{scope}/resourceGroups/MC_{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{physical}-agentpool"}}
         return resource_id, outputs
 
     @staticmethod
@@ -255,6 +259,10 @@ class OfflineMocks(Mocks):
             return {"names": names, "zoneIds": [f"{region[:3]}az{i + 1}" for i in range(len(names))], "id": region, "groupNames": [region]}
         if token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            account, ecr_region = args.args.get("registryId") or MOCK_ACCOUNT_ID, args.args.get("region") or region
+            suffix = "amazonaws.com.cn" if ecr_region.startswith("cn-") else "amazonaws.com"
+            return {"authorizationToken": "offline", "password": "offline-ecr-token", "userName": "AWS", "expiresAt": "", "proxyEndpoint": f"https://{account}.dkr.ecr.{ecr_region}.{suffix}", "region": ecr_region, "id": ecr_region}
         if token == "aws:ec2/getVpcEndpointService:getVpcEndpointService":
             return self._vpc_endpoint_service(args.args, region)
         if token == "azure-native:authorization:getClientConfig":

@@ -37,7 +37,7 @@ from policies.llm_guard.profiles import (
     UnknownProfileError,
     resolve_profile,
 )
-from policies.llm_guard.regions import AWS_PARTITION_REGIONS, AZURE_CLOUD_REGIONS, normalize_azure_location
+from policies.llm_guard.regions import AWS_PARTITION_REGIONS, AZURE_ACCESS_RESTRICTED_REGIONS, AZURE_CLOUD_REGIONS, normalize_azure_location
 from policies.llm_guard.routing import API_PROVIDERS, PROVIDER_ALIASES, ApiProvider, canonical_provider, custom_api_provider, known_api_host
 from stacks.errors import ConfigError, ConfigProblem
 
@@ -637,6 +637,12 @@ class ScaleConfig(_Model):
 
 
 # host[:port][/path]: lowercase DNS labels, repository path parts as OCI distribution allows.
+# Registry names: 5-50 alphanumerics; login server <name lowercased>.azurecr.io / .azurecr.cn
+# (learn.microsoft.com/azure/container-registry/container-registry-get-started-portal, read 2026-11-30).
+_AZURE_REGISTRY_ID = re.compile(
+    r"/subscriptions/[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.ContainerRegistry/registries/[A-Za-z0-9]{5,50}",
+    re.IGNORECASE,
+)
 _REGISTRY_PATH = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+(?::\d{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
 
 
@@ -651,6 +657,24 @@ class MirrorsConfig(_Model):
     helm_repository: str | None = Field(None, alias="helmRepository", max_length=255)
     python_index: str | None = Field(None, alias="pythonIndex", max_length=255)
     model_source: str | None = Field(None, alias="modelSource", max_length=255)
+    # ARM id of the Azure Container Registry behind imageRegistry: the stack grants AcrPull on it.
+    azure_registry_id: str | None = Field(None, alias="azureRegistryId", max_length=400)
+    # A Dify plugin marketplace (MARKETPLACE_API_URL); unset: marketplace.dify.ai, off in mainland China.
+    plugin_marketplace: str | None = Field(None, alias="pluginMarketplace", max_length=255)
+
+    @field_validator("plugin_marketplace")
+    @classmethod
+    def _marketplace(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d{1,5})?", v):
+            raise ValueError("must be the https:// origin of a Dify plugin marketplace, without a path (e.g. https://marketplace.example.cn)")
+        return v
+
+    @field_validator("azure_registry_id")
+    @classmethod
+    def _azure_registry_id(cls, v: str | None) -> str | None:
+        if v is not None and not _AZURE_REGISTRY_ID.fullmatch(v):
+            raise ValueError("must be the resource id of an Azure Container Registry (/subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>)")
+        return v
 
     @field_validator("image_registry")
     @classmethod
@@ -686,7 +710,11 @@ class MirrorsConfig(_Model):
         return v
 
     def for_components(self) -> Mirrors:
-        return Mirrors(self.image_registry, self.helm_repository, self.python_index, self.model_source)
+        return Mirrors(self.image_registry, self.helm_repository, self.python_index, self.model_source, plugin_marketplace=self.plugin_marketplace)
+
+    def azure_registry_name(self) -> str | None:
+        """The registry name in azureRegistryId (ARM names are case-insensitive: lowercased)."""
+        return self.azure_registry_id.rsplit("/", 1)[-1].lower() if self.azure_registry_id else None
 
 
 # --------------------------------------------------------------------------- the whole stack
@@ -705,6 +733,9 @@ class PlatformConfig(_Model):
     beta: BetaConfig | None = None
     scale: ScaleConfig | None = None
     mirrors: MirrorsConfig = Field(default_factory=MirrorsConfig)
+    # Access-restricted Azure regions (policies/llm_guard/regions.py) this stack's subscription has
+    # been granted: naming the region, not a yes/no, so moving the stack to another one asks again.
+    restricted_region_access: list[str] = Field(default_factory=list, alias="restrictedRegionAccess", max_length=10)
 
     # Filled from the provider namespaces by `load_config`, not from `llm-platform:`.
     region: str = ""
@@ -740,7 +771,7 @@ class PlatformConfig(_Model):
         return 1 if self.phase is Phase.POC else 0
 
 
-KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta", "scale", "mirrors")
+KNOWN_KEYS = ("phase", "cloud", "residency", "residencyProfiles", "tags", "budget", "poc", "beta", "scale", "mirrors", "restrictedRegionAccess")
 SECRET_KEYS = ("huggingFaceToken",)  # besides the <provider>ApiKey secrets
 
 # --------------------------------------------------------------------------- what output may show
@@ -1089,6 +1120,33 @@ def _check_location(config: PlatformConfig, raw: Mapping[str, Any]) -> list[Conf
             problems.append(ConfigProblem("azure-native:location", None, f"is required; residency profile '{profile.name}' allows {', '.join(sorted(profile.azure_regions))}"))
         elif not profile.allows_azure_region(location):
             problems.append(ConfigProblem("azure-native:location", location, f"is outside residency profile '{profile.name}'; allowed: {', '.join(sorted(profile.azure_regions))}"))
+    return problems + _check_restricted_region(config, profile)
+
+
+def _check_restricted_region(config: PlatformConfig, profile: ResidencyProfile) -> list[ConfigProblem]:
+    """An access-restricted Azure region only with the team's grant named in restrictedRegionAccess."""
+    key = f"{NAMESPACE}:restrictedRegionAccess"
+    granted = [normalize_azure_location(r) for r in config.restricted_region_access]
+    if config.cloud is not Cloud.AZURE:
+        return [ConfigProblem(key, config.restricted_region_access, "applies to Azure locations only; remove it")] if granted else []
+    restricted = AZURE_ACCESS_RESTRICTED_REGIONS.get(config.azure_environment, frozenset())
+    location = config.region
+    problems = []
+    if location in restricted and location not in granted:
+        open_regions = sorted(profile.azure_regions - restricted)
+        problems.append(
+            ConfigProblem(
+                "azure-native:location",
+                location,
+                f"is an access-restricted region, reserved for specific customer scenarios such as in-country disaster recovery (Azure regions list); "
+                f"a subscription deploys there only once the cloud's operator grants it access on request. Use an unrestricted region of residency profile '{profile.name}': "
+                f"{', '.join(open_regions) or '(none)'}; or, if your subscription has been granted access, set {key}: [{location}]",
+            )
+        )
+    for i, region in enumerate(granted):
+        if region != location:
+            what = "is not access restricted" if region not in restricted else "is not this stack's azure-native:location"
+            problems.append(ConfigProblem(f"{key}[{i}]", config.restricted_region_access[i], f"{what}; list only the restricted location this stack deploys to ({location or 'none set'})"))
     return problems
 
 
@@ -1129,6 +1187,28 @@ def _check_profile_rules(config: PlatformConfig) -> list[ConfigProblem]:
     return problems
 
 
+def _check_azure_registry_id(config: PlatformConfig) -> list[ConfigProblem]:
+    """An Azure Container Registry mirror is private: the stack grants AcrPull on it to the
+    identities that pull (Container Apps, AKS kubelet), so it needs the registry's resource id."""
+    from components.mirrors import acr_name
+
+    key = f"{NAMESPACE}:mirrors.azureRegistryId"
+    mirrors = config.mirrors
+    name = acr_name(mirrors.image_registry)
+    given = mirrors.azure_registry_name()
+    if config.cloud is not Cloud.AZURE or name is None:
+        if mirrors.azure_registry_id is None:
+            return []
+        why = "applies to Azure stacks only" if config.cloud is not Cloud.AZURE else f"names the Azure Container Registry behind {NAMESPACE}:mirrors.imageRegistry, which is {mirrors.image_registry or 'not set'} (no *.azurecr.io / *.azurecr.cn host)"
+        return [ConfigProblem(key, mirrors.azure_registry_id, f"{why}; remove it")]
+    example = f"/subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/{name}"
+    if given is None:
+        return [ConfigProblem(key, None, f"is required when {NAMESPACE}:mirrors.imageRegistry is an Azure Container Registry ({mirrors.image_registry}): the stack grants its identities AcrPull there; set {example}")]
+    if given != name:
+        return [ConfigProblem(key, mirrors.azure_registry_id, f"names registry '{given}' but {NAMESPACE}:mirrors.imageRegistry is on '{name}'; set {example}")]
+    return []
+
+
 def _check_mirrors(config: PlatformConfig) -> list[ConfigProblem]:
     """Every source the stack pulls from can be reached, and under a mainland profile is in the
     country (policies/llm_guard/sources.py holds the one table of in-country sources)."""
@@ -1139,6 +1219,7 @@ def _check_mirrors(config: PlatformConfig) -> list[ConfigProblem]:
         is_domestic_model_source,
         is_domestic_python_index,
         is_mainland,
+        is_outside_plugin_source,
         registry_host,
     )
 
@@ -1148,6 +1229,7 @@ def _check_mirrors(config: PlatformConfig) -> list[ConfigProblem]:
     if config.beta is not None and config.beta.image_registry is not None:
         problems.append(ConfigProblem(f"{NAMESPACE}:beta.imageRegistry", config.beta.image_registry, f"moved to {key}.imageRegistry (one registry for the images of every phase); set it there and remove this key"))
     registry = mirrors.image_registry
+    problems.extend(_check_azure_registry_id(config))
     if config.cloud is Cloud.AWS and config.nat_gateways() == 0 and config.phase is Phase.BETA:
         # Without NAT the Beta tasks reach only the VPC endpoints: ECR of the stack's own region
         # (Scale refuses natGateways 0 in _check_scale).
@@ -1181,6 +1263,9 @@ def _check_mirrors(config: PlatformConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem(f"{key}.pythonIndex", index, f"{where}; use a PyPI mirror on {indexes} (e.g. https://mirrors.aliyun.com/pypi/simple/)"))
     elif not index and config.poc.app.kind.value == "dify":
         problems.append(ConfigProblem(f"{key}.pythonIndex", None, f"{where}, and Dify's plugin daemon installs plugin packages from pypi.org by default; set a PyPI mirror on {indexes} (e.g. https://mirrors.aliyun.com/pypi/simple/)"))
+    marketplace = mirrors.plugin_marketplace
+    if marketplace and is_outside_plugin_source(marketplace):
+        problems.append(ConfigProblem(f"{key}.pluginMarketplace", marketplace, f"{where}; leave it unset (Dify's marketplace is then off and plugins are installed from local .difypkg packages) or name a marketplace inside the country"))
     source = mirrors.model_source
     if (source is not None or config.phase is Phase.SCALE) and not is_domestic_model_source(source):
         problems.append(ConfigProblem(f"{key}.modelSource", source, f"{where}, and {source or 'huggingface (the default)'} serves model weights from abroad; set modelscope (model ids as published on ModelScope)"))

@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 
 from components.lowcode import AppSpec, Backends, SecretName, SecretRef, Service, build_app_spec, generated_secret_length
-from components.mirrors import python_index_env
+from components.mirrors import dify_marketplace, python_index_env
+from policies.llm_guard.sources import is_mainland
 from stacks.config import AppKind, Phase
 from stacks.context import StackContext
 from stacks.program import secret_api_key
@@ -203,6 +204,7 @@ def aws_lowcode_app(ctx: StackContext, foundation: AwsFoundation, ext: AppExtens
         model_env=ext.model_env,
         model_secrets=ext.model_secrets,
         package_index_env=python_index_env(cfg.mirrors.for_components()),
+        marketplace_url=dify_marketplace(cfg.mirrors.for_components(), is_mainland(cfg.profile)),
         # RDS certificates chain to the Amazon RDS CA, which is not in Node's trust store, so
         # Flowise's `DATABASE_SSL=true` (TypeORM `ssl: true`) fails the handshake. With
         # DATABASE_SSL unset, node-postgres reads PGSSLMODE: `no-verify` encrypts without
@@ -523,6 +525,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
         model_env=ext.model_env,
         model_secrets=ext.model_secrets,
         package_index_env=python_index_env(cfg.mirrors.for_components()),
+        marketplace_url=dify_marketplace(cfg.mirrors.for_components(), is_mainland(cfg.profile)),
         # Flexible Server certificates chain to DigiCert / Microsoft roots in Node's trust store.
         flowise_database_tls_env={"DATABASE_SSL": "true"},
     )
@@ -633,6 +636,7 @@ def azure_lowcode_app(ctx: StackContext, foundation: AzureFoundation, ext: AppEx
             tags=ctx.tags,
             image_tags=app.image_tags,
             image_registry=cfg.mirrors.image_registry,
+            registry_id=cfg.mirrors.azure_registry_id,
             file_share=file_share,
             internal_services=ext.internal_services,
             internal_identities=ext.internal_identities,

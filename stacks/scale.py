@@ -29,6 +29,7 @@ from components.gateway import (
     render_config,
 )
 from components.lowcode import SecretName, SecretRef
+from components.mirrors import ChartLogin, with_chart_login
 from stacks.config import NAMESPACE, PlatformConfig, RouteConfig, ScaleConfig, model_serving
 from stacks.context import StackContext
 from stacks.inference import api_model_upstream
@@ -210,6 +211,7 @@ class ClusterWorkloads:
     # Pod Identity associations / federated credentials the operator and the gateway run with.
     secret_sync_identity: Sequence[pulumi.Resource] = ()
     gateway_identity: Sequence[pulumi.Resource] = ()
+    chart_login: ChartLogin | None = None  # Helm's login to a private OCI chart mirror (AWS: ECR)
 
 
 def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
@@ -241,7 +243,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
     namespaces = {
         ns: k8s.core.v1.Namespace(f"namespace-{ns}", metadata=metadata(ns, tags, labels=POD_SECURITY[ns]), opts=opts) for ns in (MODELS_NAMESPACE, GATEWAY_NAMESPACE)
     }
-    mirrors = ctx.config.mirrors.for_components()
+    mirrors = with_chart_login(ctx.config.mirrors.for_components(), cluster.chart_login)
     gpu_support = GpuSupport("gpu-support", tags, opts=opts, mirrors=mirrors)
     synced: dict[str, tuple[str, Mapping[str, pulumi.Input[str]]]] = {GATEWAY_SECRET: (GATEWAY_NAMESPACE, dict(cluster.gateway_secrets))}
     if cluster.hugging_face_secret is not None:
@@ -370,6 +372,14 @@ def _warn_single_replicas(scale: ScaleConfig) -> None:
             pulumi.log.warn(f"llm-platform:scale.routes '{route.name}' has no fallbacks and its models ({', '.join(down)}) run one replica: node drains and upgrades interrupt it; add a fallback or set minReplicas to 2")
     if scale.gateway.replicas == 1:
         pulumi.log.warn("llm-platform:scale.gateway.replicas is 1: node drains and upgrades interrupt the gateway; set 2 or more")
+    from components.k8s.autoscaling import IDLE_BEFORE_ZERO_SECONDS
+
+    for model in scale.models:
+        if model.min_replicas == 0:
+            pulumi.log.info(
+                f"llm-platform:scale.models '{model.name}' scales to zero: after {IDLE_BEFORE_ZERO_SECONDS // 60} minutes without requests its last replica stops, "
+                "and its routes are served by their fallbacks until a new one is ready (a GPU node, the image and the weights: minutes)"
+            )
 
 
 def _gateway_url(service: Any) -> pulumi.Output[str]:
@@ -447,6 +457,7 @@ def scale_aws(ctx: StackContext) -> None:
     import pulumi_kubernetes as k8s
 
     from components.aws.eks import EksCluster, EksClusterArgs, NodePool, autoscaler_policy
+    from components.aws.registry import ecr_chart_login
     from components.aws.sagemaker import invoke_policy
     from components.aws.secrets import StoredSecret, StoredSecretArgs
     from components.gateway import GATEWAY_PORT
@@ -574,6 +585,7 @@ def scale_aws(ctx: StackContext) -> None:
     autoscaler_sa = "cluster-autoscaler"
     autoscaler_identity = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name, account)})
 
+    chart_login = ecr_chart_login(cfg.mirrors.helm_repository, ctx.opts.providers[0])  # one token for every release
     provider = k8s.Provider(
         "eks",
         kubeconfig=cluster.kubeconfig,
@@ -583,7 +595,7 @@ def scale_aws(ctx: StackContext) -> None:
     cluster_autoscaler(
         "cluster-autoscaler", cluster.cluster_name, account.region, scale.kubernetes_version, autoscaler_sa,
         pulumi.ResourceOptions(provider=provider, depends_on=[autoscaler_identity.association]),
-        mirrors=cfg.mirrors.for_components(),
+        mirrors=with_chart_login(cfg.mirrors.for_components(), chart_login),
     )
     gateway = deploy_workloads(
         ctx,
@@ -605,6 +617,7 @@ def scale_aws(ctx: StackContext) -> None:
             allowed_cidrs=[str(cfg.poc.network.cidr), *(str(c) for c in scale.gateway.allowed_cidrs)],
             secret_sync_identity=[secret_sync_identity.association],
             gateway_identity=gateway_identity,
+            chart_login=chart_login,
         ),
     )
     gateway_url = _gateway_url(gateway.service)
@@ -732,6 +745,7 @@ def scale_azure(ctx: StackContext) -> None:
             deployer_object_id=client.object_id,
             admin_group_ids=scale.cluster_admins,
             preview_principal_id=scale.preview_principal,
+            registry_id=cfg.mirrors.azure_registry_id,
         ),
         opts=ctx.opts,
     )
@@ -792,8 +806,9 @@ def scale_azure(ctx: StackContext) -> None:
     synced_secrets = [str(n) for n in gateway_secrets.values()] + ([hf_secret] if hf_secret else [])
     vault.grant_read("secret-sync-reads", principal_id=sync_identity.principal_id, secret_names=synced_secrets, parent=vault, reader="External Secrets")
 
-    # Kubernetes calls need the pools (for workloads) and the deployer's RBAC grant (or get 403).
-    provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(depends_on=[*cluster.pools, *cluster.access]))
+    # Kubernetes calls need the pools (for workloads) and the deployer's RBAC grant (or get 403);
+    # the workloads' images need the kubelet's AcrPull on a registry mirror.
+    provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True, opts=pulumi.ResourceOptions(depends_on=[*cluster.pools, *cluster.access, *cluster.image_pull]))
     workload_identity = {"azure.workload.identity/use": "true"}
     gateway = deploy_workloads(
         ctx,

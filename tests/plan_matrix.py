@@ -59,7 +59,10 @@ VARIANTS: tuple[Case, ...] = (
         "llm-platform:residency": "cn",
         "llm-platform:budget": {"currency": "CNY"},
         "llm-platform:poc": {"apiProviders": ["deepseek"]},
-        "llm-platform:mirrors": {"imageRegistry": "llmplatformcn.azurecr.cn/mirror"},
+        "llm-platform:mirrors": {
+            "imageRegistry": "llmplatformcn.azurecr.cn/mirror",
+            "azureRegistryId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/platform-mirrors/providers/Microsoft.ContainerRegistry/registries/llmplatformcn",
+        },
     }),
     # Beta: the other vector store and the other app on each cloud, and the us profile.
     # Flowise cannot use either AWS vector store (components/lowcode.py UNUSABLE_VECTOR_ENGINES):

@@ -209,7 +209,7 @@ def test_beta_on_azure_china_plans_a_declared_chat_model_privately(make_variant:
             "llm-platform:beta": {
                 "azureOpenAI": {
                     "deployments": [
-                        {"name": "chat-aoai", "model": "gpt-4o-mini", "version": "2024-07-18", "sku": "Standard", "capacity": 10, "regions": ["chinaeast3"]},
+                        {"name": "chat-aoai", "model": "gpt-4o-mini", "version": "2024-07-18", "sku": "Standard", "capacity": 10, "regions": ["chinanorth3"]},
                     ]
                 }
             }
@@ -249,3 +249,61 @@ def test_beta_api_models_reach_the_gateway_with_their_keys(case_id: str) -> None
         assert env.get(key_env) == f"api-key-{model['provider']}", f"{key_env} must come from the provider's Key Vault secret"
     app_env = next(_env(a) for a in _of(plan, "azure-native:app:ContainerApp") if "gateway" not in a.name and "LLM_GATEWAY_MODELS" in _env(a))
     assert set(app_env["LLM_GATEWAY_MODELS"].split(",")) >= {m["name"] for m in api_models}
+
+
+# ------------------------------------------------------------------ access-restricted regions
+
+
+def _load(path: Path) -> Any:
+    from scripts.engine import read_stack_file
+    from stacks.config import load_config
+
+    stack = read_stack_file(str(path))
+    return load_config(stack.config, stack.secret_keys)
+
+
+def test_azure_restricted_region_table_names_regions_of_their_cloud() -> None:
+    from policies.llm_guard.regions import AZURE_ACCESS_RESTRICTED_REGIONS, AZURE_CLOUD_REGIONS
+
+    assert AZURE_ACCESS_RESTRICTED_REGIONS["china"] == {"chinaeast3"}, "docs.azure.cn/en-us/reliability/regions-list marks China East 3 only"
+    for cloud, regions in AZURE_ACCESS_RESTRICTED_REGIONS.items():
+        assert regions <= AZURE_CLOUD_REGIONS[cloud], f"{cloud}: {sorted(regions - AZURE_CLOUD_REGIONS[cloud])}"
+
+
+@pytest.mark.parametrize("case_id", AZURE_CASES)
+def test_azure_cases_deploy_to_regions_open_to_every_subscription(case_id: str) -> None:
+    from policies.llm_guard.regions import is_access_restricted
+
+    config = case_config(CASES[case_id])["config"]
+    location = config["azure-native:location"]
+    assert not is_access_restricted(location) or location in config.get("llm-platform:restrictedRegionAccess", []), f"{case_id}: {location} is access restricted"
+
+
+@pytest.mark.parametrize(
+    ("base", "location", "open_region"),
+    [("poc-azure-cn", "chinaeast3", "chinanorth3"), ("scale-azure-cn", "China East 3", "chinaeast2"), ("poc-azure", "germanynorth", "swedencentral")],
+)
+def test_azure_access_restricted_region_is_refused_without_a_grant(make_variant: Callable[..., Path], base: str, location: str, open_region: str) -> None:
+    path = make_variant(base, f"{base}-restricted", {"azure-native:location": location})
+    with pytest.raises(ConfigError) as exc:
+        _load(path)
+    (problem,) = [p for p in exc.value.problems if p.key == "azure-native:location"]
+    restricted = location.replace(" ", "").lower()
+    assert (problem.key, problem.value) == ("azure-native:location", restricted)
+    message = str(exc.value)
+    alternatives = message.split("residency profile", 1)[1].split(";", 1)[0]
+    assert open_region in alternatives and restricted not in alternatives, alternatives
+    assert f"llm-platform:restrictedRegionAccess: [{restricted}]" in message
+
+
+def test_azure_restricted_region_with_the_teams_grant_is_accepted_and_a_stale_grant_is_not(make_variant: Callable[..., Path]) -> None:
+    granted = make_variant("poc-azure-cn", "poc-azure-cn-granted", {"azure-native:location": "chinaeast3", "llm-platform:restrictedRegionAccess": ["chinaeast3"]})
+    assert _load(granted).region == "chinaeast3"
+    stale = make_variant("poc-azure-cn", "poc-azure-cn-stale", {"llm-platform:restrictedRegionAccess": ["chinaeast3"]})
+    with pytest.raises(ConfigError) as exc:
+        _load(stale)
+    assert [p.key for p in exc.value.problems] == ["llm-platform:restrictedRegionAccess[0]"]
+    assert "chinanorth3" in str(exc.value)
+    on_aws = make_variant("poc-aws-cn", "poc-aws-cn-grant", {"llm-platform:restrictedRegionAccess": ["chinaeast3"]})
+    with pytest.raises(ConfigError, match=r"restrictedRegionAccess.*Azure locations only"):
+        _load(on_aws)

@@ -13,6 +13,7 @@ The stack's Bedrock fallbacks are never reached here (the API fallbacks answer f
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,9 @@ from scripts.gateway_harness import (
     planned_gateway,
     run_gateway,
 )
+from stacks.config import ScaleConfig
+from tests.conftest import run_cli
+from tests.plan_matrix import CASES, SCALE_CASES, case_config, plan_for
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -257,6 +261,9 @@ def test_recovered_self_hosted_takes_traffic_back_after_the_cooldown(gateways: G
 
 def _cost_usage(model: str, usd: float) -> tuple[int, int]:
     """Completion tokens that LiteLLM prices at `usd` for `model`."""
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the bundled price list, as the gateway uses
     import litellm
 
     _, per_token = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)
@@ -304,3 +311,57 @@ def test_budgets_are_shared_by_replicas_kept_across_restarts_and_alerted(gateway
         status, body = chat(c.url, "code", TEAM_KEYS["analytics"])
         assert status == 429 and "budget_exceeded" in str(body), body
     assert len(mistral.requests) == served
+
+
+# ------------------------------------------------------------------------------- every Scale plan
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_every_scale_gateway_serves_public_routes_self_hosted_first_with_scoped_keys(case_id: str) -> None:
+    plan = plan_for(case_id)
+    gateway = planned_gateway(plan)
+    config = yaml.safe_load(gateway.config_yaml)
+    scale = ScaleConfig.model_validate(case_config(CASES[case_id])["config"]["llm-platform:scale"])
+    routes = {r.name: r for r in scale.routes}
+    # One group per route, nothing else to list or call.
+    assert {m["model_name"] for m in config["model_list"]} == set(routes)
+    assert "fallbacks" not in config["router_settings"]
+    for name, route in routes.items():
+        levels = [(m["litellm_params"].get("order", 1), m["model_info"]["platform_tier"], m["litellm_params"]) for m in config["model_list"] if m["model_name"] == name]
+        assert len(levels) == len(route.self_hosted) + len(route.fallbacks)
+        for order, tier, params in levels:
+            assert (tier == "self-hosted") == (order == 1 and bool(route.self_hosted)), (name, order, tier)
+            if tier == "self-hosted":
+                assert params["max_parallel_requests"] >= 1 and params["stream_timeout"] <= 60, (name, params)
+    assert config["router_settings"]["enable_pre_call_checks"] is True
+    assert config["router_settings"]["num_retries"] == scale.gateway.num_retries
+    # Scoped keys and shared state.
+    assert config["general_settings"]["custom_auth"] == "llm_platform_auth.user_api_key_auth"
+    assert config["general_settings"]["custom_auth_run_common_checks"] is True
+    assert config["litellm_settings"]["enable_post_custom_auth_checks"] is True
+    assert "llm_platform_auth.spend_tracker" in config["litellm_settings"]["callbacks"]
+    assert set(gateway.files) == {"llm_platform_auth.py"}
+    assert {"REDIS_HOST", "REDIS_PORT", "REDIS_SSL"} <= set(gateway.env) and gateway.env["REDIS_SSL"] == "True"
+    assert {"REDIS_PASSWORD", "LITELLM_MASTER_KEY"} | {f"LLM_PLATFORM_TEAM_KEY_{t.name.upper().replace('-', '_')}" for t in scale.gateway.teams} <= set(gateway.secret_env)
+    teams = json.loads(gateway.env["LLM_PLATFORM_TEAMS"])
+    assert set(teams) == {t.name for t in scale.gateway.teams}
+    assert all(set(t["models"]) <= set(routes) for t in teams.values())
+
+
+BAD_GATEWAY_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("team-route-unknown", "scale-aws", {"llm-platform:scale": {"gateway": {"teams": [{"name": "app"}, {"name": "batch", "routes": ["nope"]}]}}}, "llm-platform:scale.gateway.teams[1].routes[0]"),
+    ("no-app-team", "scale-aws", {"llm-platform:scale": {"gateway": {"teams": [{"name": "batch"}]}}}, "llm-platform:scale.gateway.teams"),
+    ("budget-currency-without-rate", "scale-azure", {"llm-platform:budget": {"currency": "GBP"}}, "llm-platform:budget.currency"),
+    ("budget-duration-weeks", "scale-aws", {"llm-platform:scale": {"routes": [{"name": "chat", "selfHosted": ["qwen-7b"], "maxBudget": 5, "budgetDuration": "1w"}]}}, "llm-platform:scale.routes[0].budgetDuration"),
+    ("unknown-route-kind", "scale-aws", {"llm-platform:scale": {"routes": [{"name": "chat", "selfHosted": ["qwen-7b"], "kind": "vision"}]}}, "llm-platform:scale.routes[0].kind"),
+]
+
+
+@pytest.mark.parametrize(("case", "base", "override", "key"), BAD_GATEWAY_CONFIGS, ids=[c[0] for c in BAD_GATEWAY_CONFIGS])
+def test_bad_gateway_config_exits_2_naming_the_key(case: str, base: str, override: dict[str, Any], key: str, make_variant: Callable[..., Path]) -> None:
+    if case != "team-route-unknown" and case != "no-app-team" and case != "budget-currency-without-rate":
+        override = {"llm-platform:scale": {**override["llm-platform:scale"], "gateway": {"teams": [{"name": "app"}]}}}
+    result = run_cli("plan", str(make_variant(base, f"bad-gateway-{case}", override)))
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = result.stderr.strip()
+    assert key in message and "\n" not in message and "Traceback" not in message, message

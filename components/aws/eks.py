@@ -207,8 +207,13 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         node_role = aws.iam.Role(f"{name}-nodes", description="EKS worker nodes", assume_role_policy=_trust(account.service_principal("ec2"), account), tags=tags, opts=child)
-        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"):
+        # PullOnly: the nodes pull every pod image from ECR repositories of the stack's account
+        # (a mirror in another account also needs a repository policy there). Node groups wait for
+        # these: a node that boots without them cannot join or pull.
+        node_policies = [
             aws.iam.RolePolicyAttachment(f"{name}-nodes-{policy}", role=node_role.name, policy_arn=f"{managed}/{policy}", opts=child)
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy")
+        ]
 
         self.node_groups = []
         for pool in args.pools:
@@ -250,7 +255,7 @@ class EksCluster(pulumi.ComponentResource):
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
                 tags=tags,
                 # The cluster autoscaler owns the desired size once the group exists (wire name).
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]),
             )
             self.node_groups.append(group)
             # Node-group tags do not reach the Auto Scaling group, and the autoscaler reads the

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure
 
+from components.azure.registry import grant_acr_pull
 from components.azure.roles import assign_role
 from components.k8s.gpu import GPU
 
@@ -105,6 +106,8 @@ class AksClusterArgs:
     deployer_object_id: pulumi.Input[str] = ""  # the identity running `pulumi up` (client config)
     admin_group_ids: Sequence[str] = ()
     preview_principal_id: str | None = None  # a service principal's object id
+    # ARM id of the Azure Container Registry the images come from (mirrors.azureRegistryId).
+    registry_id: str | None = None
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -236,6 +239,20 @@ class AksCluster(pulumi.ComponentResource):
                 opts=child,
             )
         self.access = self._grant_access(name, cluster, args)
+        # The kubelet identity (AKS creates it with the cluster) pulls every pod's image.
+        self.image_pull = (
+            [
+                grant_acr_pull(
+                    f"{name}-kubelet-pulls",
+                    registry_id=args.registry_id,
+                    principal_id=cluster.identity_profile.apply(lambda p: p["kubeletidentity"].object_id),
+                    parent=self,
+                    puller="the AKS kubelet identity",
+                )
+            ]
+            if args.registry_id
+            else []
+        )
         credentials = azure.containerservice.list_managed_cluster_user_credentials_output(resource_group_name=args.resource_group_name, resource_name=cluster.name, format="exec")
         self._cluster = cluster
         self._args = args

@@ -19,7 +19,9 @@ import pulumi_azure_native as azure
 
 from components.azure.keyvault import SecretVault
 from components.azure.monitoring import send_logs_to
+from components.azure.registry import grant_acr_pull
 from components.lowcode import AppSpec, Container, PublicUrl, SecretRef, Service, image
+from components.mirrors import acr_name
 
 GATEWAY_PORT = 8080
 
@@ -137,6 +139,8 @@ class ContainerAppsArgs:
     vnet_id: pulumi.Input[str] | None = None
     image_tags: Mapping[str, str] = field(default_factory=dict)
     image_registry: str | None = None
+    # ARM id of the Azure Container Registry behind image_registry (mirrors.azureRegistryId).
+    registry_id: str | None = None
     file_share: AppFileShare | None = None
     # Services reachable only from inside the environment (internal ingress), e.g. the gateway,
     # each with its own identity (service name -> identity) when it reads secrets.
@@ -146,13 +150,12 @@ class ContainerAppsArgs:
 
 def _registries(image_registry: str | None, identity: AppIdentity | None) -> list[azure.app.RegistryCredentialsArgs] | None:
     """An Azure Container Registry mirror is private: the app pulls with its user-assigned identity,
-    which needs AcrPull on that registry (granted outside the stack: the registry is the
-    organisation's, see README "Mirrors"); other registries are pulled anonymously
-    (learn.microsoft.com/azure/container-apps/managed-identity-image-pull, read 2026-11-30)."""
-    host = (image_registry or "").split("/", 1)[0]
-    if identity is None or not host.endswith((".azurecr.io", ".azurecr.cn", ".azurecr.us")):
+    which holds AcrPull on that registry (granted here, before the app); other registries are
+    pulled anonymously (learn.microsoft.com/azure/container-apps/managed-identity-image-pull,
+    read 2026-11-30)."""
+    if identity is None or acr_name(image_registry) is None:
         return None
-    return [azure.app.RegistryCredentialsArgs(server=host, identity=identity.id)]
+    return [azure.app.RegistryCredentialsArgs(server=(image_registry or "").split("/", 1)[0], identity=identity.id)]
 
 
 class ContainerApps(pulumi.ComponentResource):
@@ -244,7 +247,18 @@ class ContainerApps(pulumi.ComponentResource):
             if public_app
             else pulumi.Output.from_input("")
         )
+        pull_grants: dict[int, pulumi.Resource] = {}  # one AcrPull per identity (id() of the AppIdentity)
         for app_name, containers, ingress_port, public, app_identity in groups:
+            pull_access: list[pulumi.Resource] = []
+            if acr_name(args.image_registry) is not None:
+                if app_identity is None or args.registry_id is None:
+                    raise ValueError(f"Container App '{app_name}' pulls from the Azure Container Registry {args.image_registry}: it needs an identity and the registry's resource id (mirrors.azureRegistryId)")
+                if id(app_identity) not in pull_grants:
+                    label = "app" if app_identity is args.app_identity else app_name
+                    pull_grants[id(app_identity)] = grant_acr_pull(
+                        f"{name}-{label}-pulls", registry_id=args.registry_id, principal_id=app_identity.principal_id, parent=self, puller=f"Container App identity ({label})"
+                    )
+                pull_access = [pull_grants[id(app_identity)]]
             refs = {ref for c in containers for ref in c.secrets.values()}
             kv_names = sorted({key_vault_secret_name(r) for r in refs})
             missing = [n for n in kv_names if n not in args.secret_urls]
@@ -307,8 +321,9 @@ class ContainerApps(pulumi.ComponentResource):
                     volumes=volumes or None,
                 ),
                 tags=tags,
-                # The secret URLs already carry the secrets as dependencies; the reads need the roles.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=secret_access),
+                # The secret URLs already carry the secrets as dependencies; the reads and the
+                # image pull need the roles.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*secret_access, *pull_access]),
             )
             if ingress_port is not None and public:
                 # The ingress FQDN stays put; latestRevisionFqdn names one revision and changes with each.

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.k8s.gpu import GPU
 from components.k8s.meta import metadata
-from components.mirrors import Mirrors, chart_origin, chart_source, mirrored_image
+from components.mirrors import ChartSource, Mirrors, chart_origin, chart_source, mirrored_image
 
 CHARTS: Mapping[str, tuple[str, str]] = {
     # chart -> (repository, version)
@@ -62,6 +62,16 @@ def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def repository_opts(source: ChartSource) -> k8s.helm.v3.RepositoryOptsArgs | None:
+    """Where Helm fetches the chart: a classic repository URL, or for an OCI mirror the login
+    (the chart is already oci://...; the provider logs in to its host with these credentials)."""
+    if source.repository:
+        return k8s.helm.v3.RepositoryOptsArgs(repo=source.repository)
+    if source.login is not None:
+        return k8s.helm.v3.RepositoryOptsArgs(username=source.login.username, password=pulumi.Output.secret(source.login.password))
+    return None
+
+
 def _release(
     name: str,
     chart: str,
@@ -80,7 +90,7 @@ def _release(
         chart=source.chart,
         version=version,
         description=chart_origin(chart, version, repo),
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=source.repository) if source.repository else None,
+        repository_opts=repository_opts(source),
         namespace=namespace,
         create_namespace=create_namespace,
         atomic=True,

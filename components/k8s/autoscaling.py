@@ -13,6 +13,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s.addons import repository_opts
 from components.k8s.meta import metadata
 from components.mirrors import Mirrors, chart_origin, chart_source, mirrored_image, split_image
 
@@ -71,14 +72,14 @@ def pinned_release(
     create_namespace: bool = False,
 ) -> k8s.helm.v3.Release:
     """A Helm release of a pinned chart, from the stack's chart mirror when it has one."""
-    chart, repository = chart_source(pinned.chart, pinned.repository, mirrors)
+    source = chart_source(pinned.chart, pinned.repository, mirrors)
     return k8s.helm.v3.Release(
         name,
         name=pinned.chart,
-        chart=chart,
+        chart=source.chart,
         version=pinned.version,
         description=chart_origin(pinned.chart, pinned.version, pinned.repository),
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository) if repository else None,
+        repository_opts=repository_opts(source),
         namespace=namespace,
         create_namespace=create_namespace,
         atomic=True,

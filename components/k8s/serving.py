@@ -309,6 +309,8 @@ class LlmGateway(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.identity)),
         )
+        # Plain HTTP inside the VPC/VNet (internal load balancer, source ranges, NetworkPolicy):
+        # TLS here needs a certificate the apps trust (README "Gateway transport").
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata("litellm", args.tags, namespace=args.namespace, labels=app, annotations=args.load_balancer_annotations),

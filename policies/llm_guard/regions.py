@@ -134,6 +134,38 @@ AZURE_CLOUD_REGIONS: Final[dict[str, frozenset[str]]] = {
     ),
 }
 
+# Access-restricted regions: "restricted to support specific customer scenarios, such as in-country
+# disaster recovery". A subscription deploys there only after Microsoft (21Vianet in China) grants
+# it access on request ("Azure region access request process", reserved-access regions); without
+# that grant ARM refuses every resource. Sources, read 2026-11-30: China: docs.azure.cn/en-us/
+# reliability/regions-list and learn.microsoft.com/azure/china/overview-regions (China East 3*;
+# China North 3 is the only China region with availability zones, docs.azure.cn/en-us/reliability/
+# availability-zones-region-support); public: learn.microsoft.com/azure/reliability/regions-list
+# (MicrosoftDocs/reliability-docs articles/reliability/regions-list.md, ms.date 09/23/2025).
+# US Government: no region is marked restricted in the documents read.
+AZURE_ACCESS_RESTRICTED_REGIONS: Final[dict[str, frozenset[str]]] = {
+    "public": frozenset(
+        {
+            "australiacentral2",
+            "brazilsoutheast",
+            "francesouth",
+            "germanynorth",
+            "norwaywest",
+            "southafricawest",
+            "swedensouth",
+            "switzerlandwest",
+            "uaecentral",
+        }
+    ),
+    "china": frozenset({"chinaeast3"}),
+    "usgovernment": frozenset(),
+}
+
+
+def is_access_restricted(location: str) -> bool:
+    loc = normalize_azure_location(location)
+    return any(loc in regions for regions in AZURE_ACCESS_RESTRICTED_REGIONS.values())
+
 # Geo-redundant storage and Postgres geo-backups replicate to the paired region. Regions absent
 # from this table have no pair (GRS there is either unavailable or uses a non-paired secondary),
 # so a geo-redundant option in them is treated as leaving to an unknown place.

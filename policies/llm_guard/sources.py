@@ -69,6 +69,19 @@ DOMESTIC_PYTHON_INDEXES: Final[frozenset[str]] = frozenset(
         "mirrors.bfsu.edu.cn",
     }
 )
+# Dify's plugin marketplace (the API's MARKETPLACE_API_URL default and the web's links): Dify 1.x
+# installs model-provider and tool plugins from it (langgenius/dify api/configs/feature/__init__.py
+# MarketplaceConfig, MARKETPLACE_ENABLED default True; docker/.env.example, 1.x; read 2026-11-30).
+# Hosted outside mainland China. Plugins installed "from GitHub" come from github.com and its
+# release storage, also abroad (a user action in the console, not a setting the plan shows).
+DIFY_MARKETPLACE: Final = "https://marketplace.dify.ai"
+OUTSIDE_PLUGIN_HOSTS: Final[frozenset[str]] = frozenset({"marketplace.dify.ai", "github.com", "api.github.com", "objects.githubusercontent.com"})
+
+
+def is_outside_plugin_source(url: str) -> bool:
+    return (urlsplit(url.strip()).hostname or "").lower() in OUTSIDE_PLUGIN_HOSTS
+
+
 # Model hubs in mainland China (by host, for the policy's view of model download settings).
 DOMESTIC_MODEL_HUBS: Final[frozenset[str]] = frozenset({"www.modelscope.cn", "modelscope.cn"})
 # Azure Blob storage in the Azure China cloud (the cloud's storage endpoint suffix).

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from ..graph import Finding, Res, get
 from ..sources import (
+    DIFY_MARKETPLACE,
     DOMESTIC_PYTHON_INDEXES,
     DOMESTIC_REGISTRIES,
     HELM_RELEASE,
@@ -18,6 +19,7 @@ from ..sources import (
     is_domestic_model_source,
     is_domestic_python_index,
     is_mainland,
+    is_outside_plugin_source,
     is_vllm,
     planned_containers,
     planned_images,
@@ -70,6 +72,7 @@ def _container_sources(res: Res, c: PlannedContainer) -> Iterator[Finding]:
         yield Finding(res.urn, f"{c.path}.env.PIP_MIRROR_URL", index, "Python packages from an index outside mainland China.", f"Use an in-country PyPI mirror ({', '.join(sorted(DOMESTIC_PYTHON_INDEXES))}).")
     elif not index and "langgenius/dify-plugin-daemon" in (c.image or ""):
         yield Finding(res.urn, f"{c.path}.env.PIP_MIRROR_URL", None, "Dify's plugin daemon installs plugin packages from pypi.org (no PIP_MIRROR_URL).", "Set llm-platform:mirrors.pythonIndex to an in-country PyPI mirror.")
+    yield from _plugin_marketplace(res, c)
     endpoint = c.env.get("HF_ENDPOINT")
     if endpoint and not is_domestic_model_source(endpoint):
         yield Finding(res.urn, f"{c.path}.env.HF_ENDPOINT", endpoint, f"model weights from {urlsplit(endpoint).hostname}, outside mainland China.", "Set llm-platform:mirrors.modelSource: modelscope.")
@@ -80,3 +83,17 @@ def _container_sources(res: Res, c: PlannedContainer) -> Iterator[Finding]:
     hf_model = c.env.get("HF_MODEL_ID")
     if res.type == "aws:sagemaker/model:Model" and hf_model and not hf_model.startswith(("s3://", "/")) and not truthy(c.env.get("VLLM_USE_MODELSCOPE")):
         yield Finding(res.urn, f"{c.path}.environment.HF_MODEL_ID", hf_model, "the serving container downloads this model from Hugging Face, outside mainland China.", "Stage the weights in an S3 bucket of the stack's region and give HF_MODEL_ID as s3://bucket/prefix.")
+
+
+def _plugin_marketplace(res: Res, c: PlannedContainer) -> Iterator[Finding]:
+    """Dify's API installs plugins from its marketplace unless MARKETPLACE_ENABLED is false (the
+    default is true and marketplace.dify.ai); the web console links to MARKETPLACE_URL."""
+    fix = "Leave llm-platform:mirrors.pluginMarketplace unset under a mainland profile (the stack sets MARKETPLACE_ENABLED=false) and install plugins from local .difypkg files."
+    if "langgenius/dify-api" in (c.image or "") and c.env.get("MARKETPLACE_ENABLED", "true").strip().lower() != "false":
+        source = c.env.get("MARKETPLACE_API_URL") or DIFY_MARKETPLACE
+        if is_outside_plugin_source(source):
+            yield Finding(res.urn, f"{c.path}.env.MARKETPLACE_ENABLED", c.env.get("MARKETPLACE_ENABLED"), f"Dify installs plugins from {urlsplit(source).hostname}, outside mainland China.", fix)
+    for key in ("MARKETPLACE_API_URL", "MARKETPLACE_URL"):
+        value = c.env.get(key)
+        if value and is_outside_plugin_source(value):
+            yield Finding(res.urn, f"{c.path}.env.{key}", value, f"plugin marketplace {urlsplit(value).hostname}, outside mainland China.", fix)
