@@ -145,9 +145,11 @@ def litellm_config(
     settings: RouterSettings | None = None,
     extra_settings: Mapping[str, Any] | None = None,
     access: GatewayAccess | None = None,
+    guardrails: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The proxy's config.yaml as a dict. With `access`, the gateway authenticates teams with
-    the custom auth module (`gateway_files()`), and keeps budgets, usage and cooldowns in Redis."""
+    the custom auth module (`gateway_files()`), and keeps budgets, usage and cooldowns in Redis.
+    `guardrails` (e.g. `bedrock_content_filter`) run on every request of every route."""
     settings = settings or RouterSettings()
     model_list: list[dict[str, Any]] = []
     for route in routes:
@@ -196,7 +198,30 @@ def litellm_config(
     for key, value in (extra_settings or {}).items():
         # Callbacks add up (metrics exporters besides the spend tracker).
         litellm_settings[key] = [*litellm_settings.get(key, []), *value] if key == "callbacks" else value
-    return {"model_list": model_list, "router_settings": router_settings, "litellm_settings": litellm_settings, "general_settings": general_settings}
+    config: dict[str, Any] = {"model_list": model_list, "router_settings": router_settings, "litellm_settings": litellm_settings, "general_settings": general_settings}
+    if guardrails:
+        config["guardrails"] = [dict(g) for g in guardrails]
+    return config
+
+
+def bedrock_content_filter(guardrail_id: Any, guardrail_version: Any, region: str) -> dict[str, Any]:
+    """The stack's Bedrock guardrail on the prompt (pre_call) and the answer (post_call) of every
+    route, self-hosted ones included, through Bedrock's ApplyGuardrail API (LiteLLM guardrail
+    `bedrock`: litellm/proxy/guardrails/guardrail_hooks/bedrock_guardrails.py; `mode` may be a
+    list and `default_on` applies it without the client asking: litellm/types/guardrails.py). A
+    blocked prompt or answer is refused with 400. The gateway's role needs bedrock:ApplyGuardrail
+    on the guardrail (components/aws/bedrock.py profiles_policy_document)."""
+    return {
+        "guardrail_name": "bedrock-content-filter",
+        "litellm_params": {
+            "guardrail": "bedrock",
+            "mode": ["pre_call", "post_call"],
+            "guardrailIdentifier": guardrail_id,
+            "guardrailVersion": guardrail_version,
+            "aws_region_name": region,
+            "default_on": True,
+        },
+    }
 
 
 def gateway_files() -> dict[str, str]:
@@ -258,7 +283,9 @@ def gateway_service(
         memory=2048,
         port=GATEWAY_PORT,
         health_path="/health/liveliness",
-        env={"LITELLM_CONFIG": config_yaml, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False", **dict(env or {})},
+        # LITELLM_LOCAL_MODEL_COST_MAP: price from the cost map bundled in the image, not one fetched
+        # from raw.githubusercontent.com at start (litellm 1.108.6 litellm_core_utils/get_model_cost_map.py).
+        env={"LITELLM_CONFIG": config_yaml, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **dict(env or {})},
         secrets=dict(secrets),
         command=(
             "/bin/sh",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from policies.llm_guard.sources import DIFY_MARKETPLACE
+from policies.llm_guard.sources import DIFY_LOCAL_TEMPLATES, DIFY_MARKETPLACE, DIFY_UPDATE_CHECK_OFF
 
 # Pinned image tags (Docker Hub). Dify's api/web and plugin daemon versions move together; see
 # the Dify docker-compose of the same release. Override per stack with `poc.app.imageTags`.
@@ -330,6 +330,10 @@ def dify(backends: Backends) -> AppSpec:
         "PLUGIN_DAEMON_URL": "http://localhost:5002",
         "MARKETPLACE_ENABLED": "true" if backends.marketplace_url else "false",
         "MARKETPLACE_API_URL": backends.marketplace_url,
+        # No calls home on any cloud (updates.dify.ai, tmpl.dify.ai: abroad from mainland China,
+        # pointless with pinned images): see policies/llm_guard/sources.py DIFY_UPDATE_CHECK_OFF.
+        "CHECK_UPDATE_URL": DIFY_UPDATE_CHECK_OFF,
+        **DIFY_LOCAL_TEMPLATES,
         # Outbound requests of HTTP nodes and tools go through the SSRF proxy, as in the compose.
         "SSRF_PROXY_HTTP_URL": local_proxy,
         "SSRF_PROXY_HTTPS_URL": local_proxy,

@@ -229,11 +229,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def chat(base_url: str, model: str, key: str | None, timeout_s: float = 60.0) -> tuple[int, dict[str, Any]]:
+def chat(base_url: str, model: str, key: str | None, timeout_s: float = 60.0, content: str = "hello") -> tuple[int, dict[str, Any]]:
     """POST /v1/chat/completions; returns (status, JSON body)."""
     request = urllib.request.Request(
         f"{base_url}/v1/chat/completions",
-        data=json.dumps({"model": model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}).encode(),
+        data=json.dumps({"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 8}).encode(),
         headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})},
         method="POST",
     )

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from components.lowcode import SecretName, SecretRef
-from stacks.config import AppKind
+from stacks.config import AppKind, PlatformConfig
 from stacks.context import StackContext
 from stacks.poc import (
     AppExtension,
@@ -55,6 +55,15 @@ class BetaAws:
 _BASE_ENDPOINTS = ("secretsmanager", "ssm", "logs", "ecr.api", "ecr.dkr")
 _BEDROCK_ENDPOINTS = ("bedrock-runtime", "bedrock-agent-runtime")
 _SAGEMAKER_ENDPOINTS = ("sagemaker.runtime",)
+
+
+def app_reads_gateway_env(cfg: PlatformConfig) -> bool:
+    """Whether the app gets the gateway's URL, route names and key as env (LLM_GATEWAY_*): Flowise
+    flows read them as runtime variables ($vars.<name> is process.env; FlowiseAI/Flowise
+    packages/components/src/utils.ts getVars/prepareSandboxVars, read 2026-11-30). Dify reads no
+    such env (its model providers are plugin credentials entered per workspace), so it gets
+    neither the URL nor the key; its operators enter them in the OpenAI-API-compatible provider."""
+    return cfg.poc.app.kind is AppKind.FLOWISE
 
 
 def beta_endpoint_services(beta: Any) -> tuple[str, ...]:
@@ -134,8 +143,9 @@ def _aws_beta_gateway(ctx: StackContext, beta: BetaAws) -> None:
     url = internal_service_url(gateway, namespace, "/v1")
     app = beta.app
     app.extra_secrets[SecretName.GATEWAY_KEY.value] = key.arn
-    app.model_env.update({"LLM_GATEWAY_URL": url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
-    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(SecretName.GATEWAY_KEY.value)
+    if app_reads_gateway_env(cfg):
+        app.model_env.update({"LLM_GATEWAY_URL": url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
+        app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(SecretName.GATEWAY_KEY.value)
     app.vpc_egress_ports[GATEWAY_PORT] = "LLM gateway (internal ECS service)"
     app.internal_services = (gateway,)
     app.internal_task_policies = {gateway.name: policies}
@@ -382,7 +392,8 @@ def beta_azure(ctx: StackContext) -> None:
     gateway_secrets.update({api_key_env_name(p): SecretRef(f"api-key:{p}") for p in beta_api_providers(cfg)})
     gateway = gateway_service(config_yaml, gateway_secrets, env=gateway_env)
     gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name, internal=not beta.app.internet_facing)}/v1"
-    beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
+    if app_reads_gateway_env(cfg):
+        beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
     beta.app.internal_services = (gateway,)
     beta.app.internal_identities = {gateway.name: AppIdentity(identity.id, identity.principal_id, identity.client_id)}
     azure_lowcode_app(ctx, beta.foundation, beta.app)
@@ -515,7 +526,7 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = (), 
         pulumi.export("azureOpenAIDeployments", {d.name: {"model": d.model, "version": d.version, "sku": d.sku} for d in deployments})
     app_ext = AppExtension(
         internet_facing=False,
-        model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)},
+        model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)} if app_reads_gateway_env(cfg) else {},
         vector_env=vector_env,
         vector_secrets=vector_secrets,
         extra_secrets=extra_secrets,

@@ -1283,29 +1283,41 @@ def _open_to_internet(app: AppConfig) -> str | None:
     return None
 
 
+def public_entry_needs_icp_filing(config: PlatformConfig) -> bool:
+    """Whether the PoC app must stay off the internet for want of an ICP filing: AWS China closes
+    inbound web ports (80/443/8080) account-wide until an ICP recordal or licence is approved
+    (amazonaws.cn/en/support/icp/; nordcloud.com/setting-up-an-aws-landing-zone-in-china/, read
+    2026-11-30: "if you want to externally open ports other than 22 (SSH) and 3389 (RDP), you need
+    to have an ICP licence"), so an internet-facing ALB answers no one, not even the office CIDRs. Azure China enforces the
+    filing per domain (a custom domain must be filed and resolve to a filed IP), not per port, so
+    the Container Apps default domain stays reachable from the allowed networks there."""
+    return config.cloud is Cloud.AWS and config.aws_partition == "aws-cn" and not config.poc.app.icp_filing
+
+
 def _check_icp_filing(config: PlatformConfig) -> list[ConfigProblem]:
-    """Ports 80/443 on AWS China and Azure China serve only sites with an ICP filing: MIIT requires
-    one for any website on a mainland server, and the operators (Sinnet / NWCD for AWS China,
-    21Vianet for Azure China) block unfiled sites. Sources read 2026-11-30: amazonaws.cn/en/support/icp/
-    (ICP recordal through Sinnet or NWCD), alibabacloud.com/help/doc-detail/36898.htm ("Before
-    completing the ICP Filing procedure, you are not allowed to make your website accessible";
-    servers outside the mainland need none)."""
-    in_china = (config.cloud is Cloud.AWS and config.region in AWS_PARTITION_REGIONS["aws-cn"]) or (config.cloud is Cloud.AZURE and config.azure_environment == "china")
+    """A public website on a mainland server needs an ICP filing (MIIT; the operators Sinnet / NWCD
+    for AWS China and 21Vianet for Azure China enforce it). AWS China: without a filing, the PoC
+    gets an internal load balancer (public_entry_needs_icp_filing), so a public domain or an
+    internet-wide allowedCidrs would promise what it cannot serve. Azure China: unfiled custom
+    domains are blocked. Sources read 2026-11-30: amazonaws.cn/en/support/icp/,
+    alibabacloud.com/help/doc-detail/36898.htm ("Before completing the ICP Filing procedure, you
+    are not allowed to make your website accessible"), 365seal.com/y/gDpX3W4wVb.html (Azure China:
+    a domain must be filed and resolve to a filed IP)."""
+    in_china = (config.cloud is Cloud.AWS and config.aws_partition == "aws-cn") or (config.cloud is Cloud.AZURE and config.azure_environment == "china")
     app = config.poc.app
     if config.phase is not Phase.POC or not in_china or app.icp_filing:
         return []
     reason = _open_to_internet(app)
     if reason is None:
         return []
-    where = "AWS China" if config.cloud is Cloud.AWS else "Azure China"
-    return [
-        ConfigProblem(
-            f"{NAMESPACE}:poc.app.icpFiling",
-            None,
-            f"is required: {reason}, and public ports 80/443 on {where} serve only sites with an ICP filing; file the site (ICP备案) with the cloud's operator and set the number "
-            "(e.g. 京ICP备12345678号-1), or keep the app CIDR-limited (allowedCidrs of your offices or VPN, no domainName)",
-        )
-    ]
+    if config.cloud is Cloud.AWS:
+        what = ("AWS China blocks inbound 80/443/8080 account-wide until an ICP filing is approved, so without one the app gets an internal load balancer "
+                "reached over VPN or Direct Connect")
+        fix = "file the site (ICP备案) through NWCD (Ningxia) or Sinnet (Beijing) and set the number (e.g. 京ICP备12345678号-1), or keep the app internal (allowedCidrs of your corporate networks, no domainName)"
+    else:
+        what = "Azure China serves a site on a public domain only with an ICP filing for it (unfiled domains are blocked)"
+        fix = "file the domain (ICP备案) with 21Vianet and set the number (e.g. 京ICP备12345678号-1), or keep the app CIDR-limited (allowedCidrs of your offices or VPN, no domainName)"
+    return [ConfigProblem(f"{NAMESPACE}:poc.app.icpFiling", None, f"is required: {reason}, and {what}; {fix}")]
 
 
 def _check_beta(config: PlatformConfig) -> list[ConfigProblem]:

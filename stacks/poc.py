@@ -12,7 +12,7 @@ import pulumi
 from components.lowcode import AppSpec, Backends, SecretName, SecretRef, Service, build_app_spec, generated_secret_length
 from components.mirrors import dify_marketplace, python_index_env
 from policies.llm_guard.sources import is_mainland
-from stacks.config import AppKind, Phase
+from stacks.config import AppKind, Phase, public_entry_needs_icp_filing
 from stacks.context import StackContext
 from stacks.program import secret_api_key
 
@@ -311,7 +311,15 @@ def app_task_role_name(ctx: StackContext) -> str:
 
 def poc_aws(ctx: StackContext) -> None:
     foundation = aws_foundation(ctx, public_subnets=True)
-    aws_lowcode_app(ctx, foundation, AppExtension(internet_facing=True))
+    internet_facing = not public_entry_needs_icp_filing(ctx.config)
+    if not internet_facing:
+        pulumi.log.warn(
+            "AWS China blocks inbound 80/443/8080 until an ICP filing is approved, so the app gets an INTERNAL load balancer in the private subnets: "
+            "reach appUrl over a VPN or Direct Connect into the VPC, from the networks in llm-platform:poc.app.allowedCidrs. "
+            "To serve it publicly, file the ICP recordal through NWCD (Ningxia) or Sinnet (Beijing) (amazonaws.cn/en/support/icp/), "
+            "then set llm-platform:poc.app.icpFiling (this replaces the load balancer: appUrl changes)"
+        )
+    aws_lowcode_app(ctx, foundation, AppExtension(internet_facing=internet_facing))
 
 
 # ------------------------------------------------------------------------------------- Azure

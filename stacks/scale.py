@@ -24,6 +24,7 @@ from components.gateway import (
     Team,
     Upstream,
     access_env,
+    bedrock_content_filter,
     gateway_files,
     litellm_config,
     render_config,
@@ -182,11 +183,17 @@ def _new_team_key(team: str, ctx: StackContext) -> pulumi.Output[str]:
     return pulumi.Output.concat("sk-", random.RandomPassword(f"{team_key_secret(team)}-value", length=48, special=False, opts=ctx.opts).result)
 
 
-def gateway_config_yaml(scale: ScaleConfig, plan: GatewayPlan, extra_settings: Mapping[str, Any] | None = None, access: GatewayAccess | None = None) -> pulumi.Output[str]:
+def gateway_config_yaml(
+    scale: ScaleConfig,
+    plan: GatewayPlan,
+    extra_settings: Mapping[str, Any] | None = None,
+    access: GatewayAccess | None = None,
+    guardrails: Sequence[Mapping[str, Any]] = (),
+) -> pulumi.Output[str]:
     g = scale.gateway
     settings = RouterSettings(num_retries=g.num_retries, allowed_fails=g.allowed_fails, cooldown_seconds=g.cooldown_seconds, timeout_seconds=g.timeout_seconds)
     # Upstream fields may be outputs (ARNs, endpoints): render once they are known.
-    return pulumi.Output.from_input(litellm_config(plan.routes, settings, extra_settings, access)).apply(render_config)
+    return pulumi.Output.from_input(litellm_config(plan.routes, settings, extra_settings, access, guardrails)).apply(render_config)
 
 
 # --------------------------------------------------------------------------- on the cluster
@@ -464,7 +471,7 @@ def scale_aws(ctx: StackContext) -> None:
     from components.k8s.addons import SecretSync, cluster_autoscaler
     from components.k8s.monitoring import LITELLM_METRICS_SETTINGS
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
-    from stacks.beta import build_beta_aws, sagemaker_upstream
+    from stacks.beta import app_reads_gateway_env, build_beta_aws, sagemaker_upstream
     from stacks.poc import aws_lowcode_app
 
     cfg, namer, account = ctx.config, ctx.namer, ctx.aws_account
@@ -573,6 +580,11 @@ def scale_aws(ctx: StackContext) -> None:
     read_policy = pulumi.Output.all(key_arn, *synced_arns).apply(lambda v: _secrets_read_policy(v[1:], v[0], account.region, account.dns_suffix))
     secret_sync_identity = cluster.workload_role("secret-sync", SecretSync.NAMESPACE, SecretSync.SERVICE_ACCOUNT, {"read-platform-secrets": read_policy})
     gateway_policies: dict[str, pulumi.Input[str]] = {}
+    # Content filtering on every route (self-hosted included) with Beta's Bedrock guardrail; its
+    # ApplyGuardrail grant is in the profiles policy.
+    content_filters = [bedrock_content_filter(beta.bedrock.guardrail_id, beta.bedrock.guardrail_version, account.region)] if beta.bedrock is not None else []
+    if content_filters:
+        gateway_policies["bedrock-profiles"] = beta.bedrock.profiles_policy
     if plan.uses_bedrock:
         gateway_policies = {
             "bedrock-models": beta.bedrock.models_policy,
@@ -607,7 +619,7 @@ def scale_aws(ctx: StackContext) -> None:
             gateway_secrets=gateway_secrets,
             hugging_face_secret=hf_arn,
             gateway_plan=plan,
-            gateway_config=gateway_config_yaml(scale, plan, LITELLM_METRICS_SETTINGS, access),
+            gateway_config=gateway_config_yaml(scale, plan, LITELLM_METRICS_SETTINGS, access, content_filters),
             gateway_annotations={},
             gateway_pod_labels={},
             load_balancer_annotations={
@@ -634,10 +646,12 @@ def scale_aws(ctx: StackContext) -> None:
         opts=ctx.opts,
     )
     app.extra_parameters["gateway-url"] = gateway_url_parameter.arn
-    app.model_secrets["LLM_GATEWAY_URL"] = SecretRef("gateway-url")
-    app.model_env["LLM_GATEWAY_MODELS"] = ",".join(r.name for r in scale.routes)
+    if app_reads_gateway_env(ctx.config):
+        app.model_secrets["LLM_GATEWAY_URL"] = SecretRef("gateway-url")
+        app.model_env["LLM_GATEWAY_MODELS"] = ",".join(r.name for r in scale.routes)
     # The app calls with its team's scoped key; the master key stays with the operators.
-    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
+    if app_reads_gateway_env(ctx.config):
+        app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
     app.extra_secrets[team_key_secret(APP_TEAM)] = team_keys[APP_TEAM]
     # The NLB sits in the private subnets: the app's tasks may call its port inside the VPC.
     app.vpc_egress_ports[GATEWAY_PORT] = "LLM gateway (internal NLB)"
@@ -712,7 +726,7 @@ def scale_azure(ctx: StackContext) -> None:
     from components.k8s.addons import SecretSync
     from components.k8s.monitoring import LITELLM_METRICS_SETTINGS
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
-    from stacks.beta import azure_openai_upstream, azure_scope_env, build_beta_azure
+    from stacks.beta import app_reads_gateway_env, azure_openai_upstream, azure_scope_env, build_beta_azure
     from stacks.poc import azure_lowcode_app
 
     cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
@@ -838,9 +852,11 @@ def scale_azure(ctx: StackContext) -> None:
     )
     gateway_url = _gateway_url(gateway.service)
     app = beta.app
-    app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in scale.routes)})
+    if app_reads_gateway_env(ctx.config):
+        app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in scale.routes)})
     # The app calls with its team's scoped key; the master key stays with the operators.
-    app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
+    if app_reads_gateway_env(ctx.config):
+        app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
     app.extra_secrets[team_key_secret(APP_TEAM)] = team_key_urls[APP_TEAM]
     azure_lowcode_app(ctx, foundation, app)
     pulumi.export("clusterName", cluster.cluster_name)

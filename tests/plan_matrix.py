@@ -99,7 +99,12 @@ VARIANTS: tuple[Case, ...] = (
         "llm-platform:poc": {"apiProviders": ["openai"]},
         "llm-platform:beta": {"bedrock": _US_BEDROCK, "vectorStore": {"engine": "aurora-pgvector"}},
         "llm-platform:scale": {
-            "routes": [{"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["api:openai/gpt-4o", "bedrock:chat"]}],
+            "routes": [
+                {"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["api:openai/gpt-4o", "bedrock:chat"]},
+                # The analytics team of the base stack calls faq and code.
+                {"name": "faq", "selfHosted": ["qwen-7b"], "fallbacks": ["api:openai/gpt-4o-mini"], "maxParallelRequests": 4},
+                {"name": "code", "kind": "code", "selfHosted": ["qwen-7b"]},
+            ],
             # Cluster access keys (a VPN network, an admin role, a read-only CI preview role).
             "adminCidrs": ["172.20.0.0/16"],
             "clusterAdmins": ["arn:aws:iam::123456789012:role/platform-admins"],

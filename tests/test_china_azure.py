@@ -247,8 +247,14 @@ def test_beta_api_models_reach_the_gateway_with_their_keys(case_id: str) -> None
         key_env = model["provider"].upper().replace("-", "_") + "_API_KEY"
         assert f"os.environ/{key_env}" in config
         assert env.get(key_env) == f"api-key-{model['provider']}", f"{key_env} must come from the provider's Key Vault secret"
-    app_env = next(_env(a) for a in _of(plan, "azure-native:app:ContainerApp") if "gateway" not in a.name and "LLM_GATEWAY_MODELS" in _env(a))
-    assert set(app_env["LLM_GATEWAY_MODELS"].split(",")) >= {m["name"] for m in api_models}
+    # Flowise reads LLM_GATEWAY_* as runtime variables; Dify reads no such env (the gateway is a
+    # plugin credential entered in its console), so it gets none of them (stacks/beta.py app_reads_gateway_env).
+    app_envs = [_env(a) for a in _of(plan, "azure-native:app:ContainerApp") if "gateway" not in a.name]
+    if case_config(CASES[case_id])["config"]["llm-platform:poc"]["app"]["kind"] == "flowise":
+        app_env = next(e for e in app_envs if "LLM_GATEWAY_MODELS" in e)
+        assert set(app_env["LLM_GATEWAY_MODELS"].split(",")) >= {m["name"] for m in api_models}
+    else:
+        assert not any(k.startswith("LLM_GATEWAY_") for e in app_envs for k in e)
 
 
 # ------------------------------------------------------------------ access-restricted regions

@@ -35,7 +35,7 @@ from stacks.config import api_key_config_key, load_config
 from stacks.errors import ConfigError
 from stacks.inference import api_model_upstream, beta_api_routes
 from tests.conftest import ROOT, load_stack
-from tests.plan_matrix import CASE_IDS, CASES, case_config, plan_for
+from tests.plan_matrix import AWS_CASES, CASE_IDS, CASES, case_config, plan_for
 from tests.policy_harness import Auditor, assert_no_violations, assert_violation, graph, resource, tags
 
 DOMESTIC = ("dashscope", "deepseek", "qianfan", "hunyuan", "volcengine", "moonshot", "zhipu")
@@ -320,6 +320,36 @@ def test_icp_filing_number_format() -> None:
 
 def test_icp_filing_is_not_required_outside_china() -> None:
     _load(_config("poc-aws", {"llm-platform:poc": {"app": {"allowedCidrs": ["0.0.0.0/0"]}}}))
+
+
+def _aws_china(case_id: str) -> bool:
+    config = case_config(CASES[case_id])["config"]
+    return config.get("llm-platform:residency") == "cn" and str(config.get("aws:region", "")).startswith("cn-")
+
+
+def _internet_facing_load_balancers(plan: Any) -> list[str]:
+    return [r.name for r in plan.resources if r.type == "aws:lb/loadBalancer:LoadBalancer" and not r.inputs.get("internal")]
+
+
+@pytest.mark.parametrize("case_id", [c for c in AWS_CASES if _aws_china(c)])
+def test_aws_china_without_an_icp_filing_has_no_internet_facing_load_balancer(case_id: str) -> None:
+    """AWS China closes inbound 80/443/8080 until an ICP filing is approved: an internet-facing
+    ALB there answers no one, so every phase without poc.app.icpFiling is internal."""
+    assert not case_config(CASES[case_id])["config"]["llm-platform:poc"]["app"].get("icpFiling")
+    plan = plan_for(case_id)
+    assert any(r.type == "aws:lb/loadBalancer:LoadBalancer" for r in plan.resources)
+    assert _internet_facing_load_balancers(plan) == []
+
+
+def test_aws_china_poc_with_an_icp_filing_is_internet_facing(tmp_path: Path) -> None:
+    from scripts.engine import plan_stack
+
+    document = load_stack("poc-aws-cn")
+    document["config"]["llm-platform:poc"]["app"]["icpFiling"] = "宁ICP备12345678号-1"
+    path = tmp_path / "Pulumi.poc-aws-cn-filed.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    plan = plan_stack(str(path))
+    assert _internet_facing_load_balancers(plan) == ["app-lb"]
 
 
 # ------------------------------------------------------------------ stacks users add

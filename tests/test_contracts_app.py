@@ -391,6 +391,45 @@ def _settings(plan: Plan) -> dict[str, dict[str, str]]:
     return out
 
 
+@pytest.mark.parametrize("case_id", [c for c in AWS_CASES + AZURE_CASES if not c.startswith("poc-")])
+def test_only_flowise_gets_the_gateway_env(case_id: str) -> None:
+    """Flowise reads LLM_GATEWAY_* as runtime variables ($vars); Dify reads no such env (model
+    providers are plugin credentials entered in its console), so no Dify container holds the
+    gateway key (stacks/beta.py app_reads_gateway_env)."""
+    settings = _settings(plan_for(case_id))
+    holders = {name: sorted(k for k in env if k.startswith("LLM_GATEWAY_")) for name, env in settings.items()}
+    holders = {name: keys for name, keys in holders.items() if keys}
+    if "flowise" in settings:
+        assert holders == {"flowise": ["LLM_GATEWAY_KEY", "LLM_GATEWAY_MODELS", "LLM_GATEWAY_URL"]}
+    else:
+        assert "api" in settings and holders == {}
+
+
+@pytest.mark.parametrize("case_id", AWS_CASES + AZURE_CASES)
+def test_no_call_home_abroad_on_any_cloud(case_id: str) -> None:
+    """LiteLLM's price map, Dify's update check and templates, Grafana's update checks and usage
+    reports are off everywhere (policies/llm_guard/sources.py says why and where)."""
+    from policies.llm_guard.sources import DIFY_LOCAL_TEMPLATES, DIFY_UPDATE_CHECK_OFF, GRAFANA_ANALYTICS_OFF
+
+    plan = plan_for(case_id)
+    settings = _settings(plan)
+    if "api" in settings:
+        assert settings["api"].get("CHECK_UPDATE_URL") == DIFY_UPDATE_CHECK_OFF
+        assert {k: settings["api"].get(k) for k in DIFY_LOCAL_TEMPLATES} == DIFY_LOCAL_TEMPLATES
+    gateways = [env for env in settings.values() if "LITELLM_CONFIG" in env]
+    gateways += [
+        {e["name"]: e.get("value") for e in c.get("env") or []}
+        for d in _of(plan, "kubernetes:apps/v1:Deployment")
+        for c in d.inputs["spec"]["template"]["spec"]["containers"]
+        if "litellm" in c.get("image", "")
+    ]
+    assert all(env.get("LITELLM_LOCAL_MODEL_COST_MAP") == "True" for env in gateways)
+    for release in _of(plan, "kubernetes:helm.sh/v3:Release"):
+        grafana = (release.inputs.get("values") or {}).get("grafana")
+        if isinstance(grafana, dict) and grafana.get("enabled"):
+            assert grafana["grafana.ini"]["analytics"] == GRAFANA_ANALYTICS_OFF
+
+
 def _dify(case_id: str) -> tuple[Plan, dict[str, dict[str, str]]]:
     plan = plan_for(case_id)
     settings = _settings(plan)

@@ -71,6 +71,53 @@ def upstreams() -> Iterator[dict[str, FakeUpstream]]:
             fake.stop()
 
 
+class FakeGuardrail:
+    """Bedrock's ApplyGuardrail API on loopback: blocks any text containing `blocked_word`, and
+    records (source, text) of every call (source INPUT: the prompt, OUTPUT: the answer)."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.blocked_word = "forbidden"
+        self.calls: list[tuple[str, str]] = []
+        guardrail = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                texts = " ".join(c.get("text", {}).get("text", "") for c in body.get("content", []))
+                guardrail.calls.append((body.get("source", ""), texts))
+                blocked = guardrail.blocked_word in texts
+                answer = {
+                    "action": "GUARDRAIL_INTERVENED" if blocked else "NONE",
+                    "outputs": [{"text": "Blocked by the platform's content filter."}] if blocked else [],
+                    "assessments": [{"contentPolicy": {"filters": [{"type": "VIOLENCE", "confidence": "HIGH", "action": "BLOCKED"}]}}] if blocked else [],
+                }
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def guardrail() -> Iterator[FakeGuardrail]:
+    fake = FakeGuardrail()
+    yield fake
+    fake.server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
     from fakeredis import TcpFakeServer
@@ -96,10 +143,14 @@ def _env(gateway_plan: PlannedGateway, upstreams: dict[str, FakeUpstream], redis
 
 
 @pytest.fixture(scope="module")
-def gateways(gateway_plan: PlannedGateway, upstreams: dict[str, FakeUpstream], redis_port: int) -> Iterator[Gateways]:
+def gateways(gateway_plan: PlannedGateway, upstreams: dict[str, FakeUpstream], redis_port: int, guardrail: FakeGuardrail) -> Iterator[Gateways]:
     # The API root is a literal in the config (the policy pack judges it): only its host changes.
     assert MISTRAL_API in gateway_plan.config_yaml
-    config = gateway_plan.config_yaml.replace(MISTRAL_API, upstreams["mistral"].base_url)
+    config = yaml.safe_load(gateway_plan.config_yaml.replace(MISTRAL_API, upstreams["mistral"].base_url))
+    # The content filter calls the fake ApplyGuardrail API instead of Bedrock's.
+    (content_filter,) = config["guardrails"]
+    content_filter["litellm_params"]["aws_bedrock_runtime_endpoint"] = guardrail.url
+    config = yaml.safe_dump(config, sort_keys=False)
     env = _env(gateway_plan, upstreams, redis_port)
 
     def start() -> Any:
@@ -110,7 +161,8 @@ def gateways(gateway_plan: PlannedGateway, upstreams: dict[str, FakeUpstream], r
 
 
 @pytest.fixture(autouse=True)
-def healthy(upstreams: dict[str, FakeUpstream]) -> Iterator[None]:
+def healthy(upstreams: dict[str, FakeUpstream], guardrail: FakeGuardrail) -> Iterator[None]:
+    guardrail.blocked_word, guardrail.calls[:] = "forbidden", []
     for fake in upstreams.values():
         fake.mode, fake.latency_s, fake.usage = "ok", 0.0, (5, 4)
         if fake.down:
@@ -136,10 +188,11 @@ def test_config_is_one_group_per_route_self_hosted_first(gateway_plan: PlannedGa
     assert set(gateway_plan.files) == {"llm_platform_auth.py"}
 
 
-def test_the_app_gets_its_team_key_not_the_master_key(plan_of: Callable[..., Plan]) -> None:
-    import json
-
-    plan = plan_of("scale-aws")
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_the_app_gets_its_team_key_not_the_master_key(case_id: str) -> None:
+    plan = plan_for(case_id)
+    (external,) = [r for r in plan.resources if r.type == "kubernetes:external-secrets.io/v1:ExternalSecret" and r.inputs["metadata"]["name"] == "gateway-secrets"]
+    synced = {d["secretKey"]: d["remoteRef"]["key"] for d in external.inputs["spec"]["data"]}
     app_keys = set()
     for task in (r for r in plan.resources if r.type == "aws:ecs/taskDefinition:TaskDefinition"):
         for container in json.loads(task.inputs["containerDefinitions"]):
@@ -147,10 +200,17 @@ def test_the_app_gets_its_team_key_not_the_master_key(plan_of: Callable[..., Pla
             assert not any("gateway-master-key" in v for v in secrets.values()), (task.name, container["name"])
             if "LLM_GATEWAY_KEY" in secrets:
                 app_keys.add(secrets["LLM_GATEWAY_KEY"])
-    (external,) = [r for r in plan.resources if r.type == "kubernetes:external-secrets.io/v1:ExternalSecret" and r.inputs["metadata"]["name"] == "gateway-secrets"]
-    synced = {d["secretKey"]: d["remoteRef"]["key"] for d in external.inputs["spec"]["data"]}
-    # The app's key is the one the gateway knows as team `app`.
-    assert app_keys == {synced["LLM_PLATFORM_TEAM_KEY_APP"]}, app_keys
+    for app in (r for r in plan.resources if r.type == "azure-native:app:ContainerApp"):
+        for container in app.inputs["template"]["containers"]:
+            refs = {e["name"]: e.get("secretRef") for e in container.get("env", [])}
+            if "LLM_GATEWAY_KEY" in refs:
+                # The Key Vault secret of the same name is the one the gateway syncs as team `app`.
+                app_keys.add(refs["LLM_GATEWAY_KEY"])
+    # The app's key is the one the gateway knows as team `app`, never the master key (Dify reads
+    # no gateway env: its operators enter the team key in its OpenAI-compatible provider).
+    flowise = case_config(CASES[case_id])["config"]["llm-platform:poc"]["app"]["kind"] == "flowise"
+    assert app_keys == ({synced["LLM_PLATFORM_TEAM_KEY_APP"]} if flowise else set()), (app_keys, synced)
+    assert synced["LLM_PLATFORM_TEAM_KEY_APP"] != synced["LITELLM_MASTER_KEY"]
 
 
 # ------------------------------------------------------------------------------- names and keys
@@ -243,8 +303,8 @@ def test_rate_limit_of_an_api_upstream_is_enforced(gateways: Gateways, upstreams
 
 
 def test_recovered_self_hosted_takes_traffic_back_after_the_cooldown(gateways: Gateways, upstreams: dict[str, FakeUpstream]) -> None:
-    config = yaml.safe_load(gateways.a.log_path.parent.joinpath("config.yaml").read_text())
-    deadline = time.monotonic() + config["router_settings"]["cooldown_time"] + 15
+    cooldown = yaml.safe_load(STACK_FILE.read_text())["config"]["llm-platform:scale"]["gateway"]["cooldownSeconds"]
+    deadline = time.monotonic() + cooldown + 15
     while time.monotonic() < deadline:
         status, body = chat(gateways.a.url, "chat", TEAM_KEYS["app"])
         if status == 200 and answer_of(body) == "answer from self-hosted":
@@ -254,6 +314,23 @@ def test_recovered_self_hosted_takes_traffic_back_after_the_cooldown(gateways: G
         pytest.fail("the recovered self-hosted model never got traffic back")
     status, body = chat(gateways.b.url, "chat", TEAM_KEYS["app"])
     assert status == 200 and answer_of(body) == "answer from self-hosted"
+
+
+# ------------------------------------------------------------------------------- content filter
+
+
+def test_prompts_and_answers_of_self_hosted_routes_are_filtered(gateways: Gateways, upstreams: dict[str, FakeUpstream], guardrail: FakeGuardrail) -> None:
+    status, body = chat(gateways.a.url, "faq", TEAM_KEYS["app"], content="hello")
+    assert status == 200 and answer_of(body) == "answer from self-hosted", body
+    assert [source for source, _ in guardrail.calls] == ["INPUT", "OUTPUT"], guardrail.calls
+    # A blocked prompt never reaches a model.
+    status, body = chat(gateways.a.url, "faq", TEAM_KEYS["app"], content="something forbidden")
+    assert status == 400, body
+    assert len(upstreams["self-hosted"].requests) == 1 and not upstreams["mistral"].requests
+    # A blocked answer is not returned.
+    guardrail.blocked_word = "answer from self-hosted"
+    status, body = chat(gateways.a.url, "faq", TEAM_KEYS["app"], content="hello again")
+    assert status == 400 and "answer from self-hosted" not in str(body), body
 
 
 # ------------------------------------------------------------------------------- budgets
@@ -345,6 +422,12 @@ def test_every_scale_gateway_serves_public_routes_self_hosted_first_with_scoped_
     assert {"REDIS_PASSWORD", "LITELLM_MASTER_KEY"} | {f"LLM_PLATFORM_TEAM_KEY_{t.name.upper().replace('-', '_')}" for t in scale.gateway.teams} <= set(gateway.secret_env)
     teams = json.loads(gateway.env["LLM_PLATFORM_TEAMS"])
     assert set(teams) == {t.name for t in scale.gateway.teams}
+    # Content filter on prompts and answers of every route where the cloud offers one.
+    config_of_case = case_config(CASES[case_id])["config"]
+    if config_of_case["llm-platform:cloud"] == "aws" and (config_of_case["llm-platform:beta"] or {}).get("bedrock"):
+        (content_filter,) = config["guardrails"]
+        params = content_filter["litellm_params"]
+        assert params["guardrail"] == "bedrock" and params["default_on"] is True and set(params["mode"]) == {"pre_call", "post_call"}
     assert all(set(t["models"]) <= set(routes) for t in teams.values())
 
 

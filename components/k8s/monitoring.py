@@ -27,6 +27,7 @@ from components.k8s.autoscaling import (
 )
 from components.k8s.meta import metadata
 from components.mirrors import Mirrors
+from policies.llm_guard.sources import GRAFANA_ANALYTICS_OFF
 
 # prometheus-community/helm-charts charts/kube-prometheus-stack Chart.yaml version 88.5.3
 # (appVersion v0.93.1, grafana subchart 12.11.1), values.yaml read at
@@ -177,6 +178,10 @@ def prometheus_stack_values(mirrors: Mirrors | None) -> dict[str, Any]:
             "ingress": off,
             "testFramework": off,  # a `helm test` pod (docker.io/bats/bats) nobody runs
             "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}},
+            # No calls home: update checks (grafana.com, on by default) and usage reporting
+            # (stats.grafana.org). Grafana docs "Configure Grafana" [analytics] reporting_enabled,
+            # check_for_updates, check_for_plugin_updates; merged into the chart's grafana.ini.
+            "grafana.ini": {"analytics": dict(GRAFANA_ANALYTICS_OFF)},
         },
     }
     for path, ref in PROMETHEUS_STACK_IMAGES.items():

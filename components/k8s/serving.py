@@ -266,7 +266,8 @@ class LlmGateway(pulumi.ComponentResource):
         )
         env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(args.env.items())]
         env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": GATEWAY_SECRET, "key": k}}} for k in sorted(args.secret_env)]
-        env += [{"name": "LITELLM_LOG", "value": "INFO"}, {"name": "LITELLM_TELEMETRY", "value": "False"}]
+        # The bundled cost map, no start-up fetch from raw.githubusercontent.com (components/gateway.py gateway_service).
+        env += [{"name": "LITELLM_LOG", "value": "INFO"}, {"name": "LITELLM_TELEMETRY", "value": "False"}, {"name": "LITELLM_LOCAL_MODEL_COST_MAP", "value": "True"}]
         probe = {"httpGet": {"path": "/health/liveliness", "port": GATEWAY_PORT}, "periodSeconds": 15, "timeoutSeconds": 5}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",

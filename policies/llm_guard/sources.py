@@ -77,6 +77,25 @@ DOMESTIC_PYTHON_INDEXES: Final[frozenset[str]] = frozenset(
 DIFY_MARKETPLACE: Final = "https://marketplace.dify.ai"
 OUTSIDE_PLUGIN_HOSTS: Final[frozenset[str]] = frozenset({"marketplace.dify.ai", "github.com", "api.github.com", "objects.githubusercontent.com"})
 
+# Calls home the apps make by default, to hosts abroad, with no pulled artifact in the plan to show
+# them (read 2026-11-30); the stack switches them off on every cloud, the pack requires it under a
+# mainland profile:
+# - LiteLLM fetches its price map from raw.githubusercontent.com at start unless
+#   LITELLM_LOCAL_MODEL_COST_MAP=True (litellm 1.108.6 litellm_core_utils/get_model_cost_map.py).
+# - Dify's console asks CHECK_UPDATE_URL (default https://updates.dify.ai; skipped only when empty,
+#   which ECS drops, and any error returns the running version) and fetches app and RAG-pipeline
+#   templates from tmpl.dify.ai in mode "remote" (the default); "builtin" reads them from the image
+#   (langgenius/dify api/configs/feature/__init__.py UpdateConfig, HostedFetchAppTemplateConfig,
+#   HostedFetchPipelineTemplateConfig; api/controllers/console/version.py).
+# - Grafana checks grafana.com for updates and reports usage to stats.grafana.org unless
+#   [analytics] says otherwise (Grafana docs, "Configure Grafana", analytics section).
+LITELLM_LOCAL_COST_MAP: Final = ("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Not a URL: httpx raises UnsupportedProtocol before any connection (requests, in older releases:
+# MissingSchema), caught by version.py, which then reports the running version.
+DIFY_UPDATE_CHECK_OFF: Final = "disabled"
+DIFY_LOCAL_TEMPLATES: Final[dict[str, str]] = {"HOSTED_FETCH_APP_TEMPLATES_MODE": "builtin", "HOSTED_FETCH_PIPELINE_TEMPLATES_MODE": "builtin"}
+GRAFANA_ANALYTICS_OFF: Final[dict[str, bool]] = {"check_for_updates": False, "check_for_plugin_updates": False, "reporting_enabled": False}
+
 
 def is_outside_plugin_source(url: str) -> bool:
     return (urlsplit(url.strip()).hostname or "").lower() in OUTSIDE_PLUGIN_HOSTS

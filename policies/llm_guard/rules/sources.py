@@ -10,10 +10,14 @@ from urllib.parse import urlsplit
 
 from ..graph import Finding, Res, get
 from ..sources import (
+    DIFY_LOCAL_TEMPLATES,
     DIFY_MARKETPLACE,
+    DIFY_UPDATE_CHECK_OFF,
     DOMESTIC_PYTHON_INDEXES,
     DOMESTIC_REGISTRIES,
+    GRAFANA_ANALYTICS_OFF,
     HELM_RELEASE,
+    LITELLM_LOCAL_COST_MAP,
     PlannedContainer,
     domestic_registry,
     is_domestic_model_source,
@@ -51,6 +55,7 @@ def sources_in_country(res: Res, settings: RuleSettings) -> Iterator[Finding]:
             yield Finding(res.urn, path, ref, f"image from {host}, outside mainland China (profile '{profile.name}').", f"Pull it from an in-country registry ({_REGISTRIES}). {_MIRROR_FIX}")
     if res.type == HELM_RELEASE:
         yield from _chart(res)
+        yield from _grafana_calls_home(res)
     for container in planned_containers(res.type, res.props):
         yield from _container_sources(res, container)
 
@@ -73,6 +78,7 @@ def _container_sources(res: Res, c: PlannedContainer) -> Iterator[Finding]:
     elif not index and "langgenius/dify-plugin-daemon" in (c.image or ""):
         yield Finding(res.urn, f"{c.path}.env.PIP_MIRROR_URL", None, "Dify's plugin daemon installs plugin packages from pypi.org (no PIP_MIRROR_URL).", "Set llm-platform:mirrors.pythonIndex to an in-country PyPI mirror.")
     yield from _plugin_marketplace(res, c)
+    yield from _calls_home(res, c)
     endpoint = c.env.get("HF_ENDPOINT")
     if endpoint and not is_domestic_model_source(endpoint):
         yield Finding(res.urn, f"{c.path}.env.HF_ENDPOINT", endpoint, f"model weights from {urlsplit(endpoint).hostname}, outside mainland China.", "Set llm-platform:mirrors.modelSource: modelscope.")
@@ -97,3 +103,34 @@ def _plugin_marketplace(res: Res, c: PlannedContainer) -> Iterator[Finding]:
         value = c.env.get(key)
         if value and is_outside_plugin_source(value):
             yield Finding(res.urn, f"{c.path}.env.{key}", value, f"plugin marketplace {urlsplit(value).hostname}, outside mainland China.", fix)
+
+
+_CALLS_HOME_FIX = "The stack sets these on every cloud (policies/llm_guard/sources.py); a plan without them was changed by hand or by an older version."
+
+
+def _calls_home(res: Res, c: PlannedContainer) -> Iterator[Finding]:
+    """Start-up and console calls to hosts abroad that no pulled artifact shows: LiteLLM's price
+    map (raw.githubusercontent.com), Dify's update check (updates.dify.ai) and templates (tmpl.dify.ai)."""
+    image = c.image or ""
+    name, value = LITELLM_LOCAL_COST_MAP
+    if "berriai/litellm" in image and not truthy(c.env.get(name)):
+        yield Finding(res.urn, f"{c.path}.env.{name}", c.env.get(name), "LiteLLM downloads its model price map from raw.githubusercontent.com at start, outside mainland China.", f"Set {name}={value}. {_CALLS_HOME_FIX}")
+    if "langgenius/dify-api" not in image:
+        return
+    update_url = c.env.get("CHECK_UPDATE_URL")
+    if update_url != DIFY_UPDATE_CHECK_OFF:
+        yield Finding(res.urn, f"{c.path}.env.CHECK_UPDATE_URL", update_url, f"Dify's console checks {urlsplit(update_url or 'https://updates.dify.ai').hostname} for updates, outside mainland China.", f"Set CHECK_UPDATE_URL={DIFY_UPDATE_CHECK_OFF} (not a URL: the check fails before any connection). {_CALLS_HOME_FIX}")
+    for key, local in DIFY_LOCAL_TEMPLATES.items():
+        mode = c.env.get(key, "remote")
+        if mode.strip().lower() == "remote":
+            yield Finding(res.urn, f"{c.path}.env.{key}", c.env.get(key), "Dify fetches templates from tmpl.dify.ai (mode remote, the default), outside mainland China.", f"Set {key}={local}. {_CALLS_HOME_FIX}")
+
+
+def _grafana_calls_home(res: Res) -> Iterator[Finding]:
+    grafana = get(res.props, "values.grafana")
+    if not isinstance(grafana, dict) or grafana.get("enabled") is False:
+        return
+    analytics = (grafana.get("grafana.ini") or {}).get("analytics") or {}
+    for key in GRAFANA_ANALYTICS_OFF:
+        if analytics.get(key) is not False:
+            yield Finding(res.urn, f"values.grafana.grafana.ini.analytics.{key}", analytics.get(key), "Grafana calls grafana.com / stats.grafana.org (update checks, usage reporting), outside mainland China.", f"Set grafana.ini [analytics] {key}: false. {_CALLS_HOME_FIX}")
