@@ -27,6 +27,11 @@ RouteKind = Literal["chat", "embeddings", "code", "long-context"]
 ROUTE_KINDS: tuple[RouteKind, ...] = ("chat", "embeddings", "code", "long-context")
 GATEWAY_PORT = 4000
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+# Prometheus's key: LiteLLM 1.108.6 authenticates /metrics by default (litellm/__init__.py
+# require_auth_for_metrics_endpoint = True; proxy/middleware/prometheus_auth_middleware.py calls
+# the custom auth). The custom auth accepts this key on /metrics only (no model, no admin route).
+METRICS_KEY_ENV = "LLM_PLATFORM_METRICS_KEY"
+METRICS_KEY_SECRET = "gateway-metrics-key"  # Secrets Manager path leaf / Key Vault secret name
 # The custom auth module ships beside config.yaml (LiteLLM imports `<module>.<name>` from the
 # config file's directory: litellm/proxy/types_utils/utils.py get_instance_fn).
 AUTH_MODULE = "llm_platform_auth"
@@ -37,6 +42,24 @@ UPSTREAM_BUDGETS_ENV = "LLM_PLATFORM_UPSTREAM_BUDGETS"  # JSON {upstream id: USD
 # the pod as these env vars (interfaces.md section 4); REDIS_SSL is "True"/"False".
 REDIS_ENV = ("REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
 REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
+
+
+APP_TEAM = "app"  # the gateway team whose key the stack's app gets (Beta and Scale alike)
+# The custom auth module's file name beside config.yaml, and the env var that carries it into a
+# container that writes its config at start (gateway_service).
+AUTH_MODULE_FILE = f"{AUTH_MODULE}.py"
+AUTH_MODULE_ENV = "LLM_PLATFORM_AUTH_MODULE"
+# Longest time a SageMaker real-time endpoint may take for a non-streaming answer: "A customer's
+# model containers must respond to requests within 60 seconds" (InvokeEndpoint API reference,
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html, read
+# 2026-11-30); waiting longer only delays the failover.
+SAGEMAKER_TIMEOUT_SECONDS = 60
+
+
+def team_key_secret(team: str) -> str:
+    """Secret (Secrets Manager path leaf / Key Vault name) holding a team's gateway key; the same
+    name in Beta and Scale, so promotion keeps the key."""
+    return f"gateway-team-key-{team}"
 
 
 def team_key_env(team: str) -> str:
@@ -104,6 +127,10 @@ class GatewayAccess:
     teams: tuple[Team, ...]
     budget_alert_percents: tuple[int, ...] = (80, 100)
     upstream_budgets_usd: Mapping[str, float] = field(default_factory=dict)
+    # With a shared Redis (REDIS_* env, Scale): budgets, usage and cooldowns are one state for
+    # every replica. Without (Beta: one replica, no Redis): the router keeps them in memory and
+    # the auth module counts spend in the process (reset on restart; it logs a warning at start).
+    shared_state: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,7 +196,7 @@ def litellm_config(
     }
     litellm_settings: dict[str, Any] = {"drop_params": True, "request_timeout": settings.timeout_seconds}
     general_settings: dict[str, Any] = {"master_key": f"os.environ/{MASTER_KEY_ENV}"}
-    if access is not None:
+    if access is not None and access.shared_state:
         # The router's cache (deployment budgets, cooldowns, usage) in Redis: one state for all
         # replicas that survives restarts (litellm/router.py: redis_host and redis_port enable
         # it; litellm/_redis.py reads REDIS_SSL and the other REDIS_* env vars).
@@ -187,6 +214,11 @@ def litellm_config(
                     "password": f"os.environ/{REDIS_PASSWORD_ENV}",
                     "ssl": "os.environ/REDIS_SSL",
                 },
+            }
+        )
+    if access is not None:
+        general_settings.update(
+            {
                 "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
                 # Model access of the key returned by custom auth (key_model_access_denied, 403)
                 # is checked only with both of these (litellm/proxy/auth/user_api_key_auth.py
@@ -226,7 +258,7 @@ def bedrock_content_filter(guardrail_id: Any, guardrail_version: Any, region: st
 
 def gateway_files() -> dict[str, str]:
     """Files shipped beside config.yaml (the custom auth and spend module)."""
-    return {f"{AUTH_MODULE}.py": (Path(__file__).parent / "gateway_auth.py").read_text()}
+    return {AUTH_MODULE_FILE: (Path(__file__).parent / "gateway_auth.py").read_text()}
 
 
 def access_env(access: GatewayAccess) -> dict[str, str]:
@@ -273,9 +305,13 @@ def gateway_service(
     env: Mapping[str, Any] | None = None,
     replicas: int = 1,
     name: str = "gateway",
+    with_auth_module: bool = False,
 ) -> Service:
-    """LiteLLM as a container: the config comes in an env var and is written to a file at start,
-    so no volume is needed (Container Apps and ECS alike)."""
+    """LiteLLM as a container: the config (and, `with_auth_module`, the custom auth module that
+    must sit beside it) comes in env vars and is written to files at start, so no volume is
+    needed (Container Apps and ECS alike)."""
+    files = f'printf "%s" "${AUTH_MODULE_ENV}" > /tmp/{AUTH_MODULE_FILE} && ' if with_auth_module else ""
+    file_env = {AUTH_MODULE_ENV: gateway_files()[AUTH_MODULE_FILE]} if with_auth_module else {}
     container = Container(
         name="litellm",
         image_key="litellm",
@@ -285,12 +321,12 @@ def gateway_service(
         health_path="/health/liveliness",
         # LITELLM_LOCAL_MODEL_COST_MAP: price from the cost map bundled in the image, not one fetched
         # from raw.githubusercontent.com at start (litellm 1.108.6 litellm_core_utils/get_model_cost_map.py).
-        env={"LITELLM_CONFIG": config_yaml, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **dict(env or {})},
+        env={"LITELLM_CONFIG": config_yaml, **file_env, "LITELLM_LOG": "INFO", "LITELLM_TELEMETRY": "False", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **dict(env or {})},
         secrets=dict(secrets),
         command=(
             "/bin/sh",
             "-c",
-            f'printf "%s" "$LITELLM_CONFIG" > /tmp/litellm-config.yaml && exec litellm --config /tmp/litellm-config.yaml --port {GATEWAY_PORT}',
+            f'printf "%s" "$LITELLM_CONFIG" > /tmp/litellm-config.yaml && {files}exec litellm --config /tmp/litellm-config.yaml --port {GATEWAY_PORT}',
         ),
     )
     return Service(name, (container,), ingress_container="litellm", min_replicas=replicas, task_cpu=1024, task_memory=2048)

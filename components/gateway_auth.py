@@ -16,6 +16,9 @@ litellm/proxy/auth/user_api_key_auth.py) is the supported alternative:
 - a team's monthly spend is counted in Redis (shared by every replica, kept across restarts) by
   `spend_tracker` (a LiteLLM success callback, litellm_settings.callbacks) and a team at or over
   its budget is refused with 429 budget_exceeded before any upstream is called;
+- without REDIS_HOST (Beta: one gateway replica, no Redis) the counters live in this process's
+  memory: budgets still apply, per replica and reset on restart; a WARNING
+  `LLM_PLATFORM_BUDGET_LOCAL` at start says so. Never a 503 for a store that does not exist;
 - crossing an alert threshold (percent of a team's or an upstream's monthly budget) logs one
   WARNING line `LLM_PLATFORM_BUDGET_ALERT ...` per threshold and month: the log-based alarm
   (CloudWatch metric filter / Azure Monitor log alert) fires on it, before the cut-off.
@@ -52,14 +55,45 @@ TEAMS: dict[str, dict[str, Any]] = json.loads(os.environ.get("LLM_PLATFORM_TEAMS
 ALERT_PERCENTS = [int(p) for p in (os.environ.get("LLM_PLATFORM_BUDGET_ALERT_PERCENTS") or "").split(",") if p.strip()]
 UPSTREAM_BUDGETS: dict[str, float] = json.loads(os.environ.get("LLM_PLATFORM_UPSTREAM_BUDGETS") or "{}")
 _MASTER_DIGEST = _digest(os.environ["LITELLM_MASTER_KEY"]) if os.environ.get("LITELLM_MASTER_KEY") else None
+# Prometheus's key (components.gateway.METRICS_KEY_ENV): /metrics only, never a model.
+_METRICS_DIGEST = _digest(os.environ["LLM_PLATFORM_METRICS_KEY"]) if os.environ.get("LLM_PLATFORM_METRICS_KEY") else None
 # digest -> team; a team whose key env var is missing cannot authenticate at all.
 _TEAM_DIGESTS = {_digest(os.environ[_team_key_env(t)]): t for t in TEAMS if os.environ.get(_team_key_env(t))}
 
 _redis: Any = None
 
 
+class _ProcessCounters:
+    """The few Redis calls used here, on a dict: spend counted by this process only."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    async def get(self, key: str) -> Any:
+        return self._values.get(key)
+
+    async def incrbyfloat(self, key: str, amount: float) -> float:
+        self._values[key] = float(self._values.get(key) or 0.0) + amount
+        return float(self._values[key])
+
+    async def expire(self, key: str, seconds: int) -> bool:
+        return key in self._values  # month keys differ, a month's counters are small
+
+    async def set(self, key: str, value: str, nx: bool = False, ex: int | None = None) -> bool:
+        if nx and key in self._values:
+            return False
+        self._values[key] = value
+        return True
+
+
+if not os.environ.get("REDIS_HOST") and any(t.get("monthly_budget_usd") is not None for t in TEAMS.values()):
+    log.warning("LLM_PLATFORM_BUDGET_LOCAL no REDIS_HOST: team budgets are counted in this process only (per replica, reset on restart)")
+
+
 def _client() -> Any:
     global _redis
+    if _redis is None and not os.environ.get("REDIS_HOST"):
+        _redis = _ProcessCounters()
     if _redis is None:
         import redis.asyncio as redis
 
@@ -90,8 +124,17 @@ async def user_api_key_auth(request: Any, api_key: str) -> UserAPIKeyAuth:
     digest = _digest(api_key or "")
     if _same(digest, _MASTER_DIGEST):
         return UserAPIKeyAuth(api_key=digest, user_role=LitellmUserRoles.PROXY_ADMIN)
+    # /metrics (LiteLLM's PrometheusAuthMiddleware runs this auth on it): the metrics key, and
+    # the master key above; team keys neither read it (it names every team) nor need it.
+    metrics_route = str(getattr(getattr(request, "url", None), "path", "") or "").rstrip("/") == "/metrics"
+    if _same(digest, _METRICS_DIGEST):
+        if metrics_route:
+            # LiteLLM's route checks admit /metrics for admin roles only; this one is read-only
+            # and returned for /metrics alone (any other path was refused just above).
+            return UserAPIKeyAuth(api_key=digest, key_alias="metrics", allowed_routes=["/metrics"], user_role=LitellmUserRoles.PROXY_ADMIN_VIEW_ONLY)
+        raise ProxyException(message="the metrics key reads /metrics only", type="auth_error", param="Authorization", code=401)
     team = next((t for d, t in _TEAM_DIGESTS.items() if _same(digest, d)), None)
-    if team is None:
+    if team is None or metrics_route:
         raise ProxyException(message="invalid gateway key", type="auth_error", param="Authorization", code=401)
     settings = TEAMS[team]
     budget = settings.get("monthly_budget_usd")

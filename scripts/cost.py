@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from components.fx import RATES
+
 PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.yaml"
 
 
@@ -48,7 +50,8 @@ class PriceBook:
         self.data = data
         self.hours_per_month = float(data["hours_per_month"])
         self.currency = str(data["currency"])
-        self.rates = {code: float(entry["rate"]) for code, entry in data["exchange_rates"].items()}
+        # Exchange rates: components/fx.py, the one table the gateway budgets use too.
+        self.rates = {code: rate.per_usd for code, rate in RATES.items()}
 
     def _currency_of(self, entry: Mapping[str, Any]) -> str:
         return str(entry.get("currency") or self.currency)
@@ -78,7 +81,7 @@ class PriceBook:
 
     def rate(self, currency: str) -> float:
         if currency not in self.rates:
-            raise CostInputError(f"no exchange rate for {currency} in {PRICES_FILE.name}; add it under exchange_rates (units per USD, with its source and date)")
+            raise CostInputError(f"no exchange rate for {currency} in components/fx.py; add it to RATES (units per USD, with its source and date)")
         return self.rates[currency]
 
     def convert(self, amount: float, source: str, target: str) -> float:
@@ -225,9 +228,9 @@ def estimate(graph: Mapping[str, Any], tokens_per_month: float | None = None, bo
         local = " (AWS China and Azure China are billed in CNY by their local operators at their own list prices)" if region.startswith(("cn-", "china")) else ""
         est.assumptions.append(f"prices are {', '.join(sorted(priced_regions))} list prices; the stack is in {region}, where they may differ{local}")
     for currency in sorted(converted):
-        entry = book.data["exchange_rates"][est.currency if currency == "USD" else currency]
+        rate = RATES[est.currency if currency == "USD" else currency]
         est.assumptions.append(
-            f"{currency} prices converted to {est.currency} at {book.convert(1, currency, est.currency):.4g} {est.currency}/{currency} ({entry['source']}, {entry['as_of']})"
+            f"{currency} prices converted to {est.currency} at {book.convert(1, currency, est.currency):.4g} {est.currency}/{currency} ({rate.source}, {rate.as_of})"
         )
     _token_lines(graph, book, est)
     return est

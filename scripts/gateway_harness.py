@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,12 @@ def planned_gateway(plan: Plan) -> PlannedGateway:
 class FakeUpstream:
     """An OpenAI-compatible chat-completions server. `mode` is "ok" or "error" (HTTP 500);
     `stop()` takes it down (new connections are refused, kept-alive ones are dropped without an
-    answer) until `start()`. Every answered request is recorded (path, model, Authorization header)."""
+    answer) until `start()`. Every answered request is recorded (path, model, Authorization header).
+
+    Like a real server (uvicorn/asyncio sets TCP_NODELAY) it answers in one write with Nagle off:
+    headers and body in two writes with Nagle on wait for the client's delayed ACK, ~40 ms per
+    request on a kept-alive connection, which LiteLLM's pooled client uses. `nagle=True` brings
+    that back (for scripts/bench_gateway.py --legacy)."""
 
     label: str
     latency_s: float = 0.0
@@ -70,12 +76,14 @@ class FakeUpstream:
     usage: tuple[int, int] = (5, 4)  # prompt and completion tokens each answer reports (what LiteLLM prices)
     requests: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
+    nagle: bool = False
 
     def __post_init__(self) -> None:
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = not upstream.nagle  # TCP_NODELAY (socketserver.StreamRequestHandler.setup)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -108,11 +116,12 @@ class FakeUpstream:
 
             def _reply(self, status: int, payload: Mapping[str, Any]) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                if upstream.nagle:  # the first version: headers and body in two writes
+                    self.wfile.write(head)
+                    self.wfile.write(data)
+                else:
+                    self.wfile.write(head + data)
 
         self._handler = Handler
         self.port = 0

@@ -85,8 +85,9 @@ def beta_aws(ctx: StackContext) -> None:
 
 
 def aws_gateway_key(ctx: StackContext, key_arn: pulumi.Input[str]) -> Any:
-    """The gateway master key in Secrets Manager; Scale creates the same resources (same logical
-    names and secret name), so promotion keeps the key."""
+    """The gateway master key in Secrets Manager, for the gateway and its operators only (apps get
+    a team key); Scale creates the same resources (same logical names and secret name), so
+    promotion keeps the key."""
     import pulumi_random as random
 
     from components.aws.secrets import StoredSecret, StoredSecretArgs
@@ -96,7 +97,7 @@ def aws_gateway_key(ctx: StackContext, key_arn: pulumi.Input[str]) -> Any:
         "gateway-master-key",
         StoredSecretArgs(
             secret_name=ctx.namer.path("app", SecretName.GATEWAY_KEY.value),
-            description="LLM gateway master key (apps send it as their bearer token)",
+            description="LLM gateway master key (administration only; apps use their team key)",
             value=pulumi.Output.concat("sk-", master_key.result),
             kms_key_arn=key_arn,
             tags=ctx.tags,
@@ -106,14 +107,58 @@ def aws_gateway_key(ctx: StackContext, key_arn: pulumi.Input[str]) -> Any:
     )
 
 
+def new_team_key(ctx: StackContext, team: str) -> pulumi.Output[str]:
+    """A team's gateway key; Beta and Scale create it under the same logical name."""
+    import pulumi_random as random
+
+    from components.gateway import team_key_secret
+
+    return pulumi.Output.concat("sk-", random.RandomPassword(f"{team_key_secret(team)}-value", length=48, special=False, opts=ctx.opts).result)
+
+
+def aws_team_key(ctx: StackContext, team: str, key_arn: pulumi.Input[str]) -> Any:
+    """A team's gateway key in Secrets Manager (same resources in Beta and Scale)."""
+    from components.aws.secrets import StoredSecret, StoredSecretArgs
+    from components.gateway import team_key_secret
+
+    return StoredSecret(
+        team_key_secret(team),
+        StoredSecretArgs(
+            secret_name=ctx.namer.path("app", team_key_secret(team)),
+            description=f"LLM gateway key of team '{team}' (its routes and budget only)",
+            value=new_team_key(ctx, team),
+            kms_key_arn=key_arn,
+            tags=ctx.tags,
+            protect=False,
+        ),
+        opts=ctx.opts,
+    )
+
+
+def beta_gateway_access(routes: list[Any]) -> Any:
+    """Beta's gateway knows one team, the app, limited to the Beta routes. No team budget: Beta
+    has no gateway Redis to share one, and the stack's cloud budget (llm-platform:budget) covers
+    Beta's spend; Scale adds teams with budgets in Redis."""
+    from components.gateway import APP_TEAM, GatewayAccess, Team
+
+    return GatewayAccess((Team(APP_TEAM, tuple(r.name for r in routes)),), shared_state=False)
+
+
 def sagemaker_upstream(region: str, endpoint_name: str, upstream_id: str, **limits: Any) -> Any:
     """A SageMaker endpoint as LiteLLM calls it: `sagemaker_chat/<endpoint>` sends the OpenAI chat
     body to /invocations, signed with the task's role (litellm 1.108.6 llms/sagemaker/chat/
     handler.py builds https://runtime.sagemaker.<region>.<dns suffix>/endpoints/<name>/invocations,
-    amazonaws.com.cn for cn- regions via litellm_core_utils/aws_partition.py)."""
-    from components.gateway import Upstream
+    amazonaws.com.cn for cn- regions via litellm_core_utils/aws_partition.py). Timeouts: at most
+    the 60 s InvokeEndpoint allows an answer (components.gateway.SAGEMAKER_TIMEOUT_SECONDS), for
+    a whole answer and between stream chunks (litellm/router.py reads `timeout` and
+    `stream_timeout` per deployment). No `max_budget`: LiteLLM has no per-token price for an
+    endpoint (billed per instance-hour), so its spend is always 0; the cloud budget covers it."""
+    from components.gateway import SAGEMAKER_TIMEOUT_SECONDS, Upstream
 
-    return Upstream(id=upstream_id, litellm_model=f"sagemaker_chat/{endpoint_name}", tier="managed", params={"aws_region_name": region}, **limits)
+    limits.pop("max_budget", None)
+    limits.pop("budget_duration", None)
+    timeouts = {k: min(float(limits.pop(k, None) or SAGEMAKER_TIMEOUT_SECONDS), SAGEMAKER_TIMEOUT_SECONDS) for k in ("timeout", "stream_timeout")}
+    return Upstream(id=upstream_id, litellm_model=f"sagemaker_chat/{endpoint_name}", tier="managed", params={"aws_region_name": region}, **timeouts, **limits)
 
 
 def _aws_beta_gateway(ctx: StackContext, beta: BetaAws) -> None:
@@ -122,7 +167,18 @@ def _aws_beta_gateway(ctx: StackContext, beta: BetaAws) -> None:
     endpoints."""
     from components.aws.ecs_app import internal_service_url
     from components.aws.sagemaker import invoke_policy
-    from components.gateway import GATEWAY_PORT, MASTER_KEY_ENV, Route, gateway_service, litellm_config, render_config
+    from components.gateway import (
+        APP_TEAM,
+        GATEWAY_PORT,
+        MASTER_KEY_ENV,
+        Route,
+        access_env,
+        gateway_service,
+        litellm_config,
+        render_config,
+        team_key_env,
+        team_key_secret,
+    )
     from components.lowcode import api_key_env_name
     from stacks.inference import beta_api_providers, beta_api_routes
 
@@ -136,22 +192,29 @@ def _aws_beta_gateway(ctx: StackContext, beta: BetaAws) -> None:
         policies["invoke-sagemaker"] = invoke_policy(account, list(names.values()))
     routes += beta_api_routes(cfg)
     key = aws_gateway_key(ctx, beta.foundation.key.key_arn)
-    secrets = {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}
+    # The app authenticates with its team key (custom auth, limited to the Beta routes); only the
+    # gateway holds the master key.
+    team_key = aws_team_key(ctx, APP_TEAM, beta.foundation.key.key_arn)
+    access = beta_gateway_access(routes)
+    secrets = {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value), team_key_env(APP_TEAM): SecretRef(team_key_secret(APP_TEAM))}
     secrets.update({api_key_env_name(p): SecretRef(f"api-key:{p}") for p in beta_api_providers(cfg)})
-    gateway = gateway_service(render_config(litellm_config(routes)), secrets, env={"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region})
+    env = {"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region, **access_env(access)}
+    gateway = gateway_service(render_config(litellm_config(routes, access=access)), secrets, env=env, with_auth_module=True)
     namespace = f"{ctx.namer.prefix}.internal"
     url = internal_service_url(gateway, namespace, "/v1")
     app = beta.app
-    app.extra_secrets[SecretName.GATEWAY_KEY.value] = key.arn
+    app.extra_secrets[SecretName.GATEWAY_KEY.value] = key.arn  # read by the gateway's task only
+    app.extra_secrets[team_key_secret(APP_TEAM)] = team_key.arn
     if app_reads_gateway_env(cfg):
         app.model_env.update({"LLM_GATEWAY_URL": url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
-        app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(SecretName.GATEWAY_KEY.value)
+        app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
     app.vpc_egress_ports[GATEWAY_PORT] = "LLM gateway (internal ECS service)"
     app.internal_services = (gateway,)
     app.internal_task_policies = {gateway.name: policies}
     app.internal_namespace = namespace
     pulumi.export("gatewayUrl", url)
     pulumi.export("gatewayMasterKeySecretArn", key.arn)
+    pulumi.export("gatewayAppKeySecretArn", team_key.arn)  # Dify's operators enter this key
 
 
 def build_beta_aws(ctx: StackContext) -> BetaAws:
@@ -358,7 +421,16 @@ def beta_azure(ctx: StackContext) -> None:
     from components.azure.clouds import ROLE_COGNITIVE_SERVICES_OPENAI_USER
     from components.azure.container_apps import AppIdentity, container_app_name
     from components.azure.roles import assign_role
-    from components.gateway import MASTER_KEY_ENV, gateway_service, litellm_config, render_config
+    from components.gateway import (
+        APP_TEAM,
+        MASTER_KEY_ENV,
+        access_env,
+        gateway_service,
+        litellm_config,
+        render_config,
+        team_key_env,
+        team_key_secret,
+    )
     from components.lowcode import api_key_env_name
     from stacks.inference import beta_api_providers, beta_api_routes
 
@@ -384,20 +456,28 @@ def beta_azure(ctx: StackContext) -> None:
         )
     routes = [*azure_openai_routes(beta), *beta_api_routes(cfg)]
     extra_settings = {"enable_azure_ad_token_refresh": True} if beta.openai is not None else None
-    config_yaml = render_config(litellm_config(routes, extra_settings=extra_settings))
+    # The app authenticates with its team key (custom auth, limited to the Beta routes); only the
+    # gateway holds the master key.
+    access = beta_gateway_access(routes)
+    config_yaml = render_config(litellm_config(routes, extra_settings=extra_settings, access=access))
     # The identity and token scope LiteLLM's Entra token refresh uses for Azure OpenAI.
     gateway_env: dict[str, Any] = {"AZURE_CLIENT_ID": identity.client_id, **azure_scope_env(cfg.azure_environment)} if beta.openai is not None else {}
-    gateway_secrets = {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value)}
+    gateway_env.update(access_env(access))
+    team_key_url = foundation.vault.secret(team_key_secret(APP_TEAM), new_team_key(ctx, APP_TEAM), protect=False)
+    beta.app.extra_secrets[team_key_secret(APP_TEAM)] = team_key_url
+    gateway_secrets = {MASTER_KEY_ENV: SecretRef(SecretName.GATEWAY_KEY.value), team_key_env(APP_TEAM): SecretRef(team_key_secret(APP_TEAM))}
     # The API keys poc.apiProviders put in Key Vault (secret api-key-<provider>).
     gateway_secrets.update({api_key_env_name(p): SecretRef(f"api-key:{p}") for p in beta_api_providers(cfg)})
-    gateway = gateway_service(config_yaml, gateway_secrets, env=gateway_env)
+    gateway = gateway_service(config_yaml, gateway_secrets, env=gateway_env, with_auth_module=True)
     gateway_url = f"http://{container_app_name(ctx.namer.prefix, gateway.name, internal=not beta.app.internet_facing)}/v1"
     if app_reads_gateway_env(cfg):
         beta.app.model_env.update({"LLM_GATEWAY_URL": gateway_url, "LLM_GATEWAY_MODELS": ",".join(r.name for r in routes)})
+        beta.app.model_secrets["LLM_GATEWAY_KEY"] = SecretRef(team_key_secret(APP_TEAM))
     beta.app.internal_services = (gateway,)
     beta.app.internal_identities = {gateway.name: AppIdentity(identity.id, identity.principal_id, identity.client_id)}
     azure_lowcode_app(ctx, beta.foundation, beta.app)
     pulumi.export("gatewayUrl", gateway_url)
+    pulumi.export("gatewayAppKeySecretUrl", team_key_url)  # Dify's operators enter this key
 
 
 def azure_scope_env(azure_environment: str) -> dict[str, str]:
@@ -526,7 +606,6 @@ def build_beta_azure(ctx: StackContext, *, extra_subnets: tuple[str, ...] = (), 
         pulumi.export("azureOpenAIDeployments", {d.name: {"model": d.model, "version": d.version, "sku": d.sku} for d in deployments})
     app_ext = AppExtension(
         internet_facing=False,
-        model_secrets={"LLM_GATEWAY_KEY": SecretRef(SecretName.GATEWAY_KEY.value)} if app_reads_gateway_env(cfg) else {},
         vector_env=vector_env,
         vector_secrets=vector_secrets,
         extra_secrets=extra_secrets,

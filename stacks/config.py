@@ -561,8 +561,9 @@ class RouteConfig(_Model):
     kind: Literal["chat", "embeddings", "code", "long-context"] = "chat"
     rpm: int | None = Field(None, ge=1)  # per fallback upstream, for the whole gateway (split among its replicas)
     tpm: int | None = Field(None, ge=1)
-    # Requests in flight to each self-hosted model of the route, for the whole gateway, before
-    # new ones overflow to the fallbacks (default: 32 per model replica at maxReplicas).
+    # This route's share of each of its self-hosted models' in-flight requests, for the whole
+    # gateway at its maxReplicas, before new ones overflow to the fallbacks (default: an equal
+    # share of 32 per model replica at minReplicas; stacks.scale.self_hosted_caps).
     max_parallel_requests: int | None = Field(None, alias="maxParallelRequests", ge=1, le=100_000)
     # Per paid upstream and budgetDuration, in the currency of llm-platform:budget.
     max_budget: float | None = Field(None, alias="maxBudget", gt=0)

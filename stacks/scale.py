@@ -16,7 +16,10 @@ from typing import Any
 import pulumi
 
 from components.gateway import (
+    APP_TEAM,
     MASTER_KEY_ENV,
+    METRICS_KEY_ENV,
+    METRICS_KEY_SECRET,
     REDIS_PASSWORD_ENV,
     GatewayAccess,
     Route,
@@ -28,6 +31,7 @@ from components.gateway import (
     gateway_files,
     litellm_config,
     render_config,
+    team_key_secret,
 )
 from components.lowcode import SecretName, SecretRef
 from components.mirrors import ChartLogin, with_chart_login
@@ -85,36 +89,93 @@ def plan_gateway(scale: ScaleConfig, model_url: Callable[[str], str], managed: M
     each with a concurrency cap per gateway replica so a saturated model overflows), fallbacks
     follow in the configured order. `managed` builds Bedrock / Azure OpenAI upstreams for this cloud."""
     plan = GatewayPlan(routes=[])
-    served = {m.name: m for m in scale.models}
+    caps = self_hosted_caps(scale)
     for route in scale.routes:
         primary = []
         for model in route.self_hosted:
             plan.env[vllm_base_env(model)] = model_url(model)
-            in_flight = route.max_parallel_requests or SELF_HOSTED_CONCURRENCY_PER_REPLICA * served[model].max_replicas
             primary.append(
                 Upstream(
                     id=f"{route.name}/vllm-{model}",
                     litellm_model=f"hosted_vllm/{model}",
                     tier="self-hosted",
                     api_base=f"os.environ/{vllm_base_env(model)}",
-                    max_parallel_requests=_per_replica(in_flight, scale),
-                    timeout=scale.gateway.timeout_seconds,
+                    max_parallel_requests=caps[route.name, model],
+                    timeout=min(SELF_HOSTED_TIMEOUT_SECONDS, scale.gateway.timeout_seconds),
                     stream_timeout=SELF_HOSTED_STREAM_TIMEOUT_SECONDS,
                 )
             )
         fallbacks = [_fallback(route, ref, plan, managed, cfg) for ref in route.fallbacks]
+        if (notice := unpriced_budget_warning(route)) is not None:
+            pulumi.log.warn(notice)
         plan.routes.append(Route(route.name, primary=tuple(primary), fallbacks=tuple(fallbacks), kind=route.kind))
     return plan
 
 
 # vLLM's scheduler batches up to max_num_seqs sequences (256 by default) but latency grows with
-# the batch; 32 per replica keeps a 7B-14B model near its interactive latency. Beyond the cap (for
-# all replicas at maxReplicas: a queue builds first, the autoscaler adds replicas on it) requests
-# overflow to the route's fallbacks.
+# the batch; 32 per replica keeps a 7B-14B model near its interactive latency. Beyond the cap
+# requests overflow to the route's fallbacks. KEDA's batch-size target (running_target in
+# deploy_workloads, 3/4 of this) stays below it, so a replica admitted its full share reads as
+# pressure and KEDA adds one.
 SELF_HOSTED_CONCURRENCY_PER_REPLICA = 32
 # Seconds between stream chunks (and to the first one) from a self-hosted model before the
 # request fails over (LiteLLM stream_timeout): a stalled server is left quickly.
 SELF_HOSTED_STREAM_TIMEOUT_SECONDS = 30
+# A whole non-streaming answer from a self-hosted model (LiteLLM `timeout`): 2,000 tokens at a
+# loaded 7B-14B replica's ~20 tokens/s; a longer wait means a stuck server, the fallback is better.
+SELF_HOSTED_TIMEOUT_SECONDS = 120
+
+
+def self_hosted_caps(scale: ScaleConfig) -> dict[tuple[str, str], int]:
+    """In-flight cap of each (route, self-hosted model) upstream in ONE gateway pod.
+
+    LiteLLM counts max_parallel_requests per deployment in each pod's memory, and each route is
+    its own deployment: one admitted total per model is split among its routes (a route's
+    maxParallelRequests is its share, whole-gateway figure), and the total is what the model's
+    minReplicas serve (32 each; one when it rests at zero), divided by the gateway's MAXIMUM
+    replicas, so the gateway's CPU autoscaler never admits more than the model runs at minimum.
+    Trade-off: the cap cannot follow the replicas KEDA adds; with the gateway at fewer pods the
+    model gets less (e.g. 2 of 6 pods: a third) and the rest overflows to the fallbacks, which is
+    safe (latency stays interactive) and costs API calls; raise minReplicas to serve more
+    self-hosted. A route always gets at least 1, so many routes on a small model can exceed the
+    total: a warning says so."""
+    per_pod = scale.gateway.max_replicas
+    caps: dict[tuple[str, str], int] = {}
+    for model in scale.models:
+        routes = [r for r in scale.routes if model.name in r.self_hosted]
+        if not routes:
+            continue
+        admitted = SELF_HOSTED_CONCURRENCY_PER_REPLICA * max(1, model.min_replicas)
+        pod_total = max(1, admitted // per_pod)
+        explicit = {r.name: max(1, min(r.max_parallel_requests, admitted) // per_pod) for r in routes if r.max_parallel_requests}
+        rest = [r.name for r in routes if r.name not in explicit]
+        share = max(1, (pod_total - sum(explicit.values())) // len(rest)) if rest else 0
+        caps.update({(r.name, model.name): explicit.get(r.name, share) for r in routes})
+        if (total := sum(caps[r.name, model.name] for r in routes) * per_pod) > admitted:
+            pulumi.log.warn(
+                f"llm-platform:scale.models '{model.name}': its routes ({', '.join(r.name for r in routes)}) admit {total} requests in flight at "
+                f"gateway.maxReplicas {per_pod}, above the {admitted} its minReplicas serve; lower their maxParallelRequests or gateway.maxReplicas, or raise minReplicas"
+            )
+    return caps
+
+
+# Fallbacks LiteLLM prices per token (its cost map has input/output_cost_per_token for them).
+# Self-hosted vLLM (hosted_vllm/...) and SageMaker endpoints (sagemaker_chat/...) have no such
+# price: they are billed per instance-hour, LiteLLM counts their answers at 0 USD, so a
+# max_budget on them would never trip; they get none, the stack's cloud budget covers them.
+PRICED_FALLBACK_KINDS = ("api", "bedrock", "azure")
+
+
+def unpriced_budget_warning(route: RouteConfig) -> str | None:
+    """A warning when a route's maxBudget can limit none of its upstreams."""
+    if route.max_budget is None or any(ref.partition(":")[0] in PRICED_FALLBACK_KINDS for ref in route.fallbacks):
+        return None
+    return (
+        f"llm-platform:scale.routes '{route.name}' maxBudget {route.max_budget:g} limits nothing: its upstreams "
+        f"({', '.join([*(f'selfHosted:{m}' for m in route.self_hosted), *route.fallbacks]) or 'none'}) are billed per instance-hour and "
+        "LiteLLM prices their answers at 0, so only the cloud budget (llm-platform:budget) covers them; "
+        "remove maxBudget or add an api:, bedrock: or azure: fallback for it to cap"
+    )
 
 
 def _per_replica(total: int, scale: ScaleConfig) -> int:
@@ -167,20 +228,6 @@ def gateway_access(cfg: PlatformConfig, plan: GatewayPlan) -> GatewayAccess:
     )
     budgets = {u.id: u.max_budget for r in plan.routes for u in (*r.primary, *r.fallbacks) if u.max_budget is not None}
     return GatewayAccess(teams, tuple(cfg.budget.thresholds), budgets)
-
-
-APP_TEAM = "app"  # the gateway team whose key the stack's app gets
-
-
-def team_key_secret(team: str) -> str:
-    """Secret (Secrets Manager path leaf / Key Vault name) holding a team's gateway key."""
-    return f"gateway-team-key-{team}"
-
-
-def _new_team_key(team: str, ctx: StackContext) -> pulumi.Output[str]:
-    import pulumi_random as random
-
-    return pulumi.Output.concat("sk-", random.RandomPassword(f"{team_key_secret(team)}-value", length=48, special=False, opts=ctx.opts).result)
 
 
 def gateway_config_yaml(
@@ -347,9 +394,12 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
 def _monitoring(tags: Mapping[str, str], mirrors: Any, after: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions) -> Any:
     """Prometheus and Grafana, scraping the model servers, the gateway and the DCGM exporter."""
     from components.k8s.monitoring import DCGM_TARGET, Monitoring, MonitoringArgs, ScrapeTarget
-    from components.k8s.serving import GATEWAY_NAMESPACE, MODELS_NAMESPACE, VLLM_APP, LlmGateway
+    from components.k8s.serving import GATEWAY_NAMESPACE, GATEWAY_SECRET, MODELS_NAMESPACE, VLLM_APP, LlmGateway
 
-    targets = [ScrapeTarget("vllm", MODELS_NAMESPACE, VLLM_APP, "http"), ScrapeTarget("litellm", GATEWAY_NAMESPACE, LlmGateway.APP, "http"), DCGM_TARGET]
+    # LiteLLM's /metrics needs a key: Prometheus's own (components.gateway.METRICS_KEY_ENV), read
+    # from the gateway's synced Secret in the gateway namespace, where the ServiceMonitor is.
+    litellm = ScrapeTarget("litellm", GATEWAY_NAMESPACE, LlmGateway.APP, "http", bearer_secret=(GATEWAY_SECRET, METRICS_KEY_ENV))
+    targets = [ScrapeTarget("vllm", MODELS_NAMESPACE, VLLM_APP, "http"), litellm, DCGM_TARGET]
     return Monitoring("monitoring", MonitoringArgs(targets=targets, tags=tags, mirrors=mirrors, after=after), opts=opts)
 
 
@@ -361,6 +411,31 @@ def _allow_prometheus(namespaces: Mapping[str, Any], tags: Mapping[str, str], op
 
     allow_scraping("models-from-monitoring", namespaces[MODELS_NAMESPACE].metadata["name"], VLLM_APP, VLLM_PORT, tags, opts)
     allow_scraping("gateway-from-monitoring", namespaces[GATEWAY_NAMESPACE].metadata["name"], LlmGateway.APP, GATEWAY_PORT, tags, opts)
+
+
+def _new_metrics_key(ctx: StackContext) -> pulumi.Output[str]:
+    """Prometheus's gateway key (random, never the master key); /metrics only."""
+    import pulumi_random as random
+
+    return pulumi.Output.concat("sk-", random.RandomPassword(f"{METRICS_KEY_SECRET}-value", length=48, special=False, opts=ctx.opts).result)
+
+
+def _aws_metrics_key(ctx: StackContext, key_arn: pulumi.Input[str]) -> Any:
+    """Prometheus's gateway key in Secrets Manager, encrypted like the team keys."""
+    from components.aws.secrets import StoredSecret, StoredSecretArgs
+
+    return StoredSecret(
+        METRICS_KEY_SECRET,
+        StoredSecretArgs(
+            secret_name=ctx.namer.path("app", METRICS_KEY_SECRET),
+            description="LLM gateway key of the cluster's Prometheus (GET /metrics only)",
+            value=_new_metrics_key(ctx),
+            kms_key_arn=key_arn,
+            tags=ctx.tags,
+            protect=False,
+        ),
+        opts=ctx.opts,
+    )
 
 
 def gateway_redis_env(host: pulumi.Input[str], port: int) -> dict[str, pulumi.Input[str]]:
@@ -471,7 +546,7 @@ def scale_aws(ctx: StackContext) -> None:
     from components.k8s.addons import SecretSync, cluster_autoscaler
     from components.k8s.monitoring import LITELLM_METRICS_SETTINGS
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
-    from stacks.beta import app_reads_gateway_env, build_beta_aws, sagemaker_upstream
+    from stacks.beta import app_reads_gateway_env, aws_gateway_key, aws_team_key, build_beta_aws, sagemaker_upstream
     from stacks.poc import aws_lowcode_app
 
     cfg, namer, account = ctx.config, ctx.namer, ctx.aws_account
@@ -508,22 +583,8 @@ def scale_aws(ctx: StackContext) -> None:
     )
 
     # Secrets the cluster reads from Secrets Manager (synced by External Secrets, never in state
-    # as Kubernetes objects).
-    import pulumi_random as random
-
-    master_key = random.RandomPassword("gateway-master-key", length=48, special=False, opts=ctx.opts)
-    gateway_key = StoredSecret(
-        "gateway-master-key",
-        StoredSecretArgs(
-            secret_name=namer.path("app", SecretName.GATEWAY_KEY.value),
-            description="LLM gateway master key (apps send it as their bearer token)",
-            value=pulumi.Output.concat("sk-", master_key.result),
-            kms_key_arn=key_arn,
-            tags=ctx.tags,
-            protect=False,
-        ),
-        opts=ctx.opts,
-    )
+    # as Kubernetes objects); the gateway keys are Beta's (same names).
+    gateway_key = aws_gateway_key(ctx, key_arn)
     hf_arn: pulumi.Output[str] | None = None
     if (token := _hugging_face_token(cfg)) is not None:
         hf_arn = StoredSecret(
@@ -562,19 +623,9 @@ def scale_aws(ctx: StackContext) -> None:
     plan.env.update(access_env(access))
     team_keys: dict[str, pulumi.Output[str]] = {}
     for team in access.teams:
-        team_keys[team.name] = StoredSecret(
-            team_key_secret(team.name),
-            StoredSecretArgs(
-                secret_name=namer.path("app", team_key_secret(team.name)),
-                description=f"LLM gateway key of team '{team.name}' (its routes and budget only)",
-                value=_new_team_key(team.name, ctx),
-                kms_key_arn=key_arn,
-                tags=ctx.tags,
-                protect=False,
-            ),
-            opts=ctx.opts,
-        ).arn
+        team_keys[team.name] = aws_team_key(ctx, team.name, key_arn).arn
         gateway_secrets[team.key_env] = team_keys[team.name]
+    gateway_secrets[METRICS_KEY_ENV] = _aws_metrics_key(ctx, key_arn).arn
 
     synced_arns = [*gateway_secrets.values(), *([hf_arn] if hf_arn is not None else [])]
     read_policy = pulumi.Output.all(key_arn, *synced_arns).apply(lambda v: _secrets_read_policy(v[1:], v[0], account.region, account.dns_suffix))
@@ -726,7 +777,7 @@ def scale_azure(ctx: StackContext) -> None:
     from components.k8s.addons import SecretSync
     from components.k8s.monitoring import LITELLM_METRICS_SETTINGS
     from components.k8s.serving import GATEWAY_NAMESPACE, LlmGateway, model_service_url
-    from stacks.beta import app_reads_gateway_env, azure_openai_upstream, azure_scope_env, build_beta_azure
+    from stacks.beta import app_reads_gateway_env, azure_openai_upstream, azure_scope_env, build_beta_azure, new_team_key
     from stacks.poc import azure_lowcode_app
 
     cfg, namer, location = ctx.config, ctx.namer, ctx.config.region
@@ -814,8 +865,10 @@ def scale_azure(ctx: StackContext) -> None:
     gateway_secrets[REDIS_PASSWORD_ENV] = GATEWAY_REDIS_SECRET
     access = gateway_access(cfg, plan)
     plan.env.update(access_env(access))
-    team_key_urls = {team.name: vault.secret(team_key_secret(team.name), _new_team_key(team.name, ctx), protect=False) for team in access.teams}
+    team_key_urls = {team.name: vault.secret(team_key_secret(team.name), new_team_key(ctx, team.name), protect=False) for team in access.teams}
     gateway_secrets.update({team.key_env: team_key_secret(team.name) for team in access.teams})
+    vault.secret(METRICS_KEY_SECRET, _new_metrics_key(ctx), protect=False)
+    gateway_secrets[METRICS_KEY_ENV] = METRICS_KEY_SECRET
     # External Secrets reads exactly the secrets it copies into the cluster, one grant each.
     synced_secrets = [str(n) for n in gateway_secrets.values()] + ([hf_secret] if hf_secret else [])
     vault.grant_read("secret-sync-reads", principal_id=sync_identity.principal_id, secret_names=synced_secrets, parent=vault, reader="External Secrets")

@@ -230,7 +230,7 @@ NO_NAT_CASE = Case(
     "beta-aws",
     {
         "llm-platform:poc": {"network": {"natGateways": 0}},
-        "llm-platform:beta": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/docker-hub"},
+        "llm-platform:mirrors": {"imageRegistry": "123456789012.dkr.ecr.eu-central-1.amazonaws.com"},
     },
 )
 ENDPOINT_CASES = (*[c for c in AWS_CASES if PHASE[c] != "poc"], NO_NAT_CASE.id)

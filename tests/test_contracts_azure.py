@@ -19,6 +19,7 @@ import pytest
 from components.azure.openai_catalog import DeploymentChoiceError, resolve_deployment, retirement_warning
 from policies.llm_guard.profiles import BUILTIN_PROFILES
 from scripts.engine import Plan, RecordedResource
+from scripts.mocks import MOCK_KUBELET_OBJECT_ID
 from stacks.errors import ConfigError
 from tests.plan_matrix import AZURE_CASES, CASES, PHASE, case_config, plan_for, strings_in
 
@@ -654,6 +655,8 @@ def test_role_assignments_name_the_principal_type_of_their_principal(case_id: st
         kind = grant.inputs.get("principalType")
         assert kind, f"{grant.name}: principalType not set"
         from_stack = any(by_urn[u].type in (IDENTITY, "azure-native:cognitiveservices:Account") for u in grant.dependencies if u in by_urn)
+        # The AKS kubelet identity (a managed identity the cluster creates) pulls from a registry mirror.
+        from_stack = from_stack or grant.inputs["principalId"] == MOCK_KUBELET_OBJECT_ID
         if from_stack:
             expected = "ServicePrincipal"
         elif grant.inputs["principalId"] in groups:

@@ -22,7 +22,9 @@ PRICES = yaml.safe_load(PRICES_FILE.read_text())
 
 
 def _rate(currency: str) -> float:
-    return float(PRICES["exchange_rates"][currency]["rate"])
+    from components.fx import RATES
+
+    return RATES[currency].per_usd
 
 
 def _unit_price(ref: str, currency: str) -> float:

@@ -14,6 +14,7 @@ The stack's Bedrock fallbacks are never reached here (the API fallbacks answer f
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.gateway import gateway_files
 from scripts.engine import Plan
 from scripts.gateway_harness import (
     FakeUpstream,
@@ -38,12 +40,16 @@ from scripts.gateway_harness import (
 )
 from stacks.config import ScaleConfig
 from tests.conftest import run_cli
-from tests.plan_matrix import CASES, SCALE_CASES, case_config, plan_for
+from tests.plan_matrix import AWS_CASES, CASE_IDS, CASES, PHASE, SCALE_CASES, case_config, plan_for
 
 pytestmark = pytest.mark.timeout(600)
+# LiteLLM imported in this process (auth module, cost map) prices from its bundled map, as the
+# gateway container does, instead of fetching one.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 MASTER_KEY = "sk-offline-master-key"
 TEAM_KEYS = {"app": "sk-offline-app-key", "analytics": "sk-offline-analytics-key"}
+METRICS_KEY = "sk-offline-metrics-key"  # Prometheus's (the ServiceMonitor's bearer secret)
 API_KEY = "mistral-offline-key"
 MISTRAL_API = "https://api.mistral.ai/v1"
 STACK_FILE = Path(__file__).resolve().parents[1] / "stacks" / "Pulumi.scale-aws.yaml"
@@ -136,7 +142,7 @@ def _env(gateway_plan: PlannedGateway, upstreams: dict[str, FakeUpstream], redis
     # Exactly the settings the Deployment defines, pointed at the loopback fakes.
     assert {"VLLM_QWEN_7B_BASE", "REDIS_HOST", "REDIS_PORT", "REDIS_SSL"} <= set(env)
     env.update(VLLM_QWEN_7B_BASE=upstreams["self-hosted"].base_url, REDIS_HOST="127.0.0.1", REDIS_PORT=str(redis_port), REDIS_SSL="False")
-    secrets = {"LITELLM_MASTER_KEY": MASTER_KEY, "MISTRAL_API_KEY": API_KEY, "REDIS_PASSWORD": "", **{f"LLM_PLATFORM_TEAM_KEY_{t.upper()}": k for t, k in TEAM_KEYS.items()}}
+    secrets = {"LITELLM_MASTER_KEY": MASTER_KEY, "LLM_PLATFORM_METRICS_KEY": METRICS_KEY, "MISTRAL_API_KEY": API_KEY, "REDIS_PASSWORD": "", **{f"LLM_PLATFORM_TEAM_KEY_{t.upper()}": k for t, k in TEAM_KEYS.items()}}
     assert set(gateway_plan.secret_env) == set(secrets)
     env.update(secrets, AWS_ACCESS_KEY_ID="AKIAOFFLINETEST", AWS_SECRET_ACCESS_KEY="offline")
     return env
@@ -240,6 +246,30 @@ def test_team_keys_are_scoped_and_other_keys_refused(gateways: Gateways, upstrea
     assert _models(upstreams["self-hosted"]) == ["qwen-7b"] and not upstreams["mistral"].requests
 
 
+def _get(url: str, key: str | None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_prometheus_reads_metrics_with_its_key_only(gateways: Gateways, upstreams: dict[str, FakeUpstream]) -> None:
+    # The key the ServiceMonitor sends (tests/test_scale_ops.py checks the wiring in every plan).
+    assert _get(f"{gateways.a.url}/metrics", METRICS_KEY) == 200
+    for key in (None, "sk-not-a-key", TEAM_KEYS["app"]):
+        assert _get(f"{gateways.a.url}/metrics", key) == 401, key
+    # The metrics key is no model key, nor an admin's.
+    status, body = chat(gateways.a.url, "faq", METRICS_KEY)
+    assert status == 401, body
+    assert _get(f"{gateways.a.url}/v1/models", METRICS_KEY) == 401
+    assert not upstreams["self-hosted"].requests and not upstreams["mistral"].requests
+
+
 # ------------------------------------------------------------------------------- live load
 
 
@@ -254,10 +284,9 @@ def _concurrently(url: str, model: str, key: str, n: int) -> list[tuple[int, dic
 
 
 def test_saturated_self_hosted_overflows_then_takes_traffic_back(gateways: Gateways, upstreams: dict[str, FakeUpstream]) -> None:
-    # The stack's figure for the whole gateway, split between its replicas.
-    scale = yaml.safe_load(STACK_FILE.read_text())["config"]["llm-platform:scale"]
-    (faq,) = [r for r in scale["routes"] if r["name"] == "faq"]
-    slots = -(-faq["maxParallelRequests"] // scale["gateway"]["replicas"])
+    # The faq route's share of the model's slots in one gateway pod (stacks.scale.self_hosted_caps).
+    config = yaml.safe_load(gateways.a.log_path.parent.joinpath("config.yaml").read_text())
+    (slots,) = [m["litellm_params"]["max_parallel_requests"] for m in config["model_list"] if m["model_info"]["id"] == "faq/vllm-qwen-7b"]
     upstreams["self-hosted"].latency_s = 1.5
     results = _concurrently(gateways.a.url, "faq", TEAM_KEYS["app"], slots + 2)
     answers = sorted(answer_of(body) for status, body in results if status == 200)
@@ -448,3 +477,183 @@ def test_bad_gateway_config_exits_2_naming_the_key(case: str, base: str, overrid
     assert result.returncode == 2, result.stdout + result.stderr
     message = result.stderr.strip()
     assert key in message and "\n" not in message and "Traceback" not in message, message
+
+
+# ------------------------------------------------------------------------------- Beta gateways
+
+BETA_CASES = tuple(c for c in CASE_IDS if PHASE[c] == "beta")
+GATEWAY_CONTAINER = "litellm"
+
+
+@dataclass
+class PlannedContainer:
+    resource: str
+    name: str
+    env: dict[str, str]  # plain values
+    secrets: dict[str, str]  # env var -> secret reference (AWS: valueFrom ARN; Azure: Key Vault secret name)
+    command: list[str]
+
+
+def _containers(plan: Plan) -> list[PlannedContainer]:
+    """Every container of the plan's ECS task definitions and Container Apps."""
+    out = []
+    for task in (r for r in plan.resources if r.type == "aws:ecs/taskDefinition:TaskDefinition"):
+        for c in json.loads(task.inputs["containerDefinitions"]):
+            env = {e["name"]: e["value"] for e in c.get("environment", [])}
+            out.append(PlannedContainer(task.name, c["name"], env, {s["name"]: s["valueFrom"] for s in c.get("secrets", [])}, [*c.get("entryPoint", []), *c.get("command", [])]))
+    for app in (r for r in plan.resources if r.type == "azure-native:app:ContainerApp"):
+        for c in app.inputs["template"]["containers"]:
+            env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+            secrets = {e["name"]: e["secretRef"] for e in c.get("env", []) if e.get("secretRef")}
+            out.append(PlannedContainer(app.name, c["name"], env, secrets, [*c.get("command", []), *c.get("args", [])]))
+    return out
+
+
+@pytest.mark.parametrize("case_id", BETA_CASES)
+def test_beta_only_the_gateway_holds_the_master_key_and_the_app_calls_with_its_team_key(case_id: str) -> None:
+    containers = _containers(plan_for(case_id))
+    master = {(c.resource, c.name, env) for c in containers for env, ref in c.secrets.items() if MASTER_KEY_SECRET in ref}
+    gateways = [c for c in containers if c.name == GATEWAY_CONTAINER]
+    assert master == {(g.resource, g.name, "LITELLM_MASTER_KEY") for g in gateways}, master
+    app_keys = {c.secrets["LLM_GATEWAY_KEY"] for c in containers if "LLM_GATEWAY_KEY" in c.secrets}
+    flowise = case_config(CASES[case_id])["config"]["llm-platform:poc"]["app"]["kind"] == "flowise"
+    if not gateways:
+        assert not app_keys
+        return
+    (gateway,) = gateways
+    # The gateway knows the app's key as team `app` (the same secret, the name Scale keeps).
+    team_key = gateway.secrets["LLM_PLATFORM_TEAM_KEY_APP"]
+    assert APP_KEY_SECRET in team_key
+    assert app_keys == ({team_key} if flowise else set()), app_keys
+    # Custom auth scoped to the Beta routes, shipped beside the config; no Redis in Beta.
+    config = yaml.safe_load(gateway.env["LITELLM_CONFIG"])
+    assert config["general_settings"]["custom_auth"] == "llm_platform_auth.user_api_key_auth"
+    assert config["litellm_settings"]["enable_post_custom_auth_checks"] is True
+    assert "coordination_redis" not in config["general_settings"] and "redis_host" not in config["router_settings"]
+    teams = json.loads(gateway.env["LLM_PLATFORM_TEAMS"])
+    assert teams == {"app": {"models": sorted({m["model_name"] for m in config["model_list"]}, key=[m["model_name"] for m in config["model_list"]].index), "monthly_budget_usd": None}}
+    assert gateway.env["LLM_PLATFORM_AUTH_MODULE"] == gateway_files()["llm_platform_auth.py"]
+    assert "/tmp/llm_platform_auth.py" in " ".join(gateway.command)
+
+
+MASTER_KEY_SECRET = "gateway-master-key"
+APP_KEY_SECRET = "gateway-team-key-app"
+BETA_GATEWAY_CASE = "beta-aws-sagemaker-us"  # SageMaker and an OpenAI API model
+OPENAI_API = "https://api.openai.com/v1"
+
+
+def test_beta_gateway_without_redis_accepts_the_team_key_for_beta_routes_only() -> None:
+    """The Beta gateway as the plan runs it (config, auth module, env; no REDIS_*), real proxy."""
+    (gateway,) = [c for c in _containers(plan_for(BETA_GATEWAY_CASE)) if c.name == GATEWAY_CONTAINER]
+    assert not {"REDIS_HOST", "REDIS_PORT"} & set(gateway.env)
+    openai = FakeUpstream("openai")
+    env = {k: v for k, v in gateway.env.items() if k not in ("LITELLM_CONFIG", "LLM_PLATFORM_AUTH_MODULE")}
+    secrets = {"LITELLM_MASTER_KEY": MASTER_KEY, "LLM_PLATFORM_TEAM_KEY_APP": TEAM_KEYS["app"], "OPENAI_API_KEY": "sk-openai-offline"}
+    assert set(gateway.secrets) == set(secrets)
+    env.update(secrets, AWS_ACCESS_KEY_ID="AKIAOFFLINETEST", AWS_SECRET_ACCESS_KEY="offline")
+    assert OPENAI_API in gateway.env["LITELLM_CONFIG"]
+    config_yaml = gateway.env["LITELLM_CONFIG"].replace(OPENAI_API, openai.base_url)
+    try:
+        with run_gateway(config_yaml, env, files={"llm_platform_auth.py": gateway.env["LLM_PLATFORM_AUTH_MODULE"]}) as running:
+            status, body = chat(running.url, "chat", TEAM_KEYS["app"])
+            assert status == 200 and answer_of(body) == "answer from openai", body
+            assert openai.requests[-1]["authorization"] == "Bearer sk-openai-offline"
+            status, body = list_models(running.url, TEAM_KEYS["app"])
+            assert status == 200 and {m["id"] for m in body["data"]} == {"qwen", "chat"}, body
+            for key in (None, "sk-not-a-key", MASTER_KEY + "x"):
+                status, body = chat(running.url, "chat", key)
+                assert status == 401, body
+            status, body = chat(running.url, "gpt-4o", TEAM_KEYS["app"])
+            assert status in (400, 401, 403, 404), body
+            assert len(openai.requests) == 1
+            assert "LLM_PLATFORM_BUDGET_UNAVAILABLE" not in running.log() and "LLM_PLATFORM_SPEND_NOT_RECORDED" not in running.log()
+    finally:
+        openai.stop()
+
+
+def test_team_budget_without_redis_is_counted_in_the_process_not_refused(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """No REDIS_HOST (Beta): a budgeted team is served and cut at its budget by the process's own
+    counters, with a warning at start; never a 503 for a store that does not exist."""
+    import asyncio
+    import importlib.util
+
+    from litellm.proxy._types import ProxyException
+
+    for name in ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLM_PLATFORM_TEAMS", json.dumps({"app": {"models": ["chat"], "monthly_budget_usd": 1.0}}))
+    monkeypatch.setenv("LLM_PLATFORM_TEAM_KEY_APP", TEAM_KEYS["app"])
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    spec = importlib.util.spec_from_file_location("llm_platform_auth_local", Path(__file__).resolve().parents[1] / "components" / "gateway_auth.py")
+    assert spec is not None and spec.loader is not None
+    auth = importlib.util.module_from_spec(spec)
+    with caplog.at_level("WARNING"):
+        spec.loader.exec_module(auth)
+    assert "LLM_PLATFORM_BUDGET_LOCAL" in caplog.text
+
+    async def scenario() -> None:
+        key = await auth.user_api_key_auth(None, TEAM_KEYS["app"])
+        assert key.team_id == "app" and key.models == ["chat"]
+        event = {"standard_logging_object": {"response_cost": 0.6, "metadata": {"user_api_key_team_id": "app"}, "model_id": "chat/api"}}
+        await auth.spend_tracker.async_log_success_event(event, None, None, None)
+        await auth.user_api_key_auth(None, TEAM_KEYS["app"])  # 0.6 of 1.0: still served
+        await auth.spend_tracker.async_log_success_event(event, None, None, None)
+        with pytest.raises(ProxyException) as refused:
+            await auth.user_api_key_auth(None, TEAM_KEYS["app"])
+        assert refused.value.code == "429" and refused.value.type == "budget_exceeded"
+
+    asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------------------- instance-billed upstreams
+
+INSTANCE_BILLED = ("hosted_vllm/", "sagemaker/", "sagemaker_chat/")
+SAGEMAKER_CASES = tuple(c for c in AWS_CASES if (case_config(CASES[c])["config"].get("llm-platform:beta") or {}).get("sagemaker"))
+
+
+def _gateway_configs(plan: Plan) -> list[dict[str, Any]]:
+    """Every gateway config.yaml of a plan: Beta's in the gateway container, Scale's in its ConfigMap."""
+    configs = [yaml.safe_load(c.env["LITELLM_CONFIG"]) for c in _containers(plan) if c.name == GATEWAY_CONTAINER]
+    configs += [yaml.safe_load(r.inputs["data"]["config.yaml"]) for r in plan.resources if r.type == "kubernetes:core/v1:ConfigMap" and r.inputs["metadata"]["name"] == "litellm-config"]
+    return configs
+
+
+@pytest.mark.parametrize("case_id", SAGEMAKER_CASES)
+def test_sagemaker_upstreams_time_out_within_invoke_endpoint_limit(case_id: str) -> None:
+    """InvokeEndpoint answers within 60 s or fails (API reference): a longer gateway timeout only
+    delays the failover."""
+    deployments = [m["litellm_params"] for config in _gateway_configs(plan_for(case_id)) for m in config["model_list"] if m["litellm_params"]["model"].startswith("sagemaker")]
+    assert deployments, case_id
+    for params in deployments:
+        assert 0 < params["timeout"] <= 60 and 0 < params["stream_timeout"] <= 60, params
+
+
+@pytest.mark.parametrize("case_id", [c for c in CASE_IDS if PHASE[c] in ("beta", "scale")])
+def test_budgets_only_on_upstreams_litellm_prices(case_id: str) -> None:
+    """A max_budget on an instance-billed upstream never trips (LiteLLM prices its answers at 0)."""
+    for config in _gateway_configs(plan_for(case_id)):
+        for m in config["model_list"]:
+            params = m["litellm_params"]
+            if params["model"].startswith(INSTANCE_BILLED):
+                assert "max_budget" not in params, (m["model_info"]["id"], params)
+
+
+def test_litellm_prices_instance_billed_upstreams_at_zero() -> None:
+    """Why they get no budget: LiteLLM 1.108.6 has no per-token price for them."""
+    import litellm
+
+    for model in ("hosted_vllm/qwen-7b", "sagemaker_chat/llm-beta-qwen"):
+        with pytest.raises(Exception, match=r"isn't mapped"):
+            litellm.get_model_info(model)
+
+
+def test_route_budget_on_unpriced_upstreams_only_is_warned() -> None:
+    from stacks.config import RouteConfig
+    from stacks.scale import unpriced_budget_warning
+
+    unpriced = RouteConfig.model_validate({"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["sagemaker:qwen"], "maxBudget": 500})
+    message = unpriced_budget_warning(unpriced)
+    assert message is not None and "maxBudget" in message and "'chat'" in message and "llm-platform:budget" in message
+    priced = RouteConfig.model_validate({"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["sagemaker:qwen", "api:dashscope/qwen-plus"], "maxBudget": 500})
+    assert unpriced_budget_warning(priced) is None
+    assert unpriced_budget_warning(RouteConfig.model_validate({"name": "chat", "fallbacks": ["sagemaker:qwen"]})) is None

@@ -56,6 +56,7 @@ def test_pack_describes_every_rule(audit: Auditor) -> None:
         "residency-inputs-known",
         "residency-profile-configured",
         "residency-region",
+        "sources-in-country",
     }
     assert all(r["enforcement"] == "mandatory" for r in result.rules)
     assert_no_violations(result)

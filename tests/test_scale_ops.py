@@ -472,4 +472,65 @@ def test_keda_and_prometheus_charts_and_images_come_from_the_stacks_mirrors(case
             else:
                 assert ref.split("/", 1)[0] in ("ghcr.io", "quay.io", "docker.io"), ref
         if mirrors.get("helmRepository"):
-            assert release.inputs["chart"].startswith(mirrors["helmRepository"].rstrip("/") + "/") and not release.inputs.get("repositoryOpts")
+            assert release.inputs["chart"].startswith(mirrors["helmRepository"].rstrip("/") + "/")
+            # An OCI chart names no repository; its options carry at most the registry login.
+            assert not (release.inputs.get("repositoryOpts") or {}).get("repo"), f"{release.name}: an OCI chart with a repository"
+
+
+# --------------------------------------------------------------------------- gateway metrics and caps
+
+
+def _gateway_config(plan: Plan) -> dict[str, Any]:
+    (config_map,) = [c for c in _k8s(plan, "ConfigMap") if c.inputs["metadata"]["name"] == "litellm-config"]
+    return yaml.safe_load(config_map.inputs["data"]["config.yaml"])
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_prometheus_scrapes_the_gateway_with_its_own_key(case_id: str) -> None:
+    """LiteLLM 1.108.6 answers /metrics 401 without a key (require_auth_for_metrics_endpoint
+    defaults to True): the ServiceMonitor sends a key the gateway's auth module knows, kept in
+    the secret store apart from the master and team keys (tests/test_gateway_integration.py
+    test_prometheus_reads_metrics_with_its_key_only runs the real proxy with it)."""
+    plan = plan_for(case_id)
+    (monitor,) = [m for m in _of(plan, SERVICE_MONITOR) if m.inputs["metadata"]["name"] == "litellm"]
+    namespace = monitor.inputs["metadata"]["namespace"]
+    (endpoint,) = monitor.inputs["spec"]["endpoints"]
+    auth = endpoint.get("authorization") or {}
+    assert auth.get("type", "Bearer") == "Bearer" and auth.get("credentials", {}).get("name"), f"Prometheus scrapes LiteLLM without a key: 401 ({endpoint})"
+    secret, key = auth["credentials"]["name"], auth["credentials"]["key"]
+    # The Secret the operator reads is synced into the ServiceMonitor's own namespace...
+    (external,) = [e for e in _k8s(plan, "ExternalSecret") if e.inputs["metadata"]["namespace"] == namespace and e.inputs["spec"]["target"]["name"] == secret]
+    remote = {d["secretKey"]: d["remoteRef"]["key"] for d in external.inputs["spec"]["data"]}
+    assert key in remote, f"{secret} has no {key}"
+    # ... and the gateway's auth module gets the same key (components.gateway_auth reads the env).
+    _, secret_env = _gateway_env(plan)
+    assert secret_env.get("LLM_PLATFORM_METRICS_KEY") == {"name": secret, "key": key}
+    assert _gateway_config(plan)["general_settings"]["custom_auth"] == "llm_platform_auth.user_api_key_auth"
+    others = {k: v for k, v in remote.items() if k == "LITELLM_MASTER_KEY" or k.startswith("LLM_PLATFORM_TEAM_KEY_")}
+    assert remote[key] not in others.values(), "Prometheus must get its own key, not the master's or a team's"
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_self_hosted_caps_admit_no_more_than_the_model_serves_at_min_replicas(case_id: str) -> None:
+    """LiteLLM counts max_parallel_requests per deployment (each route's entry) in each gateway
+    pod: summed over the routes and the gateway's maximum pods, the self-hosted caps stay within
+    32 per model replica at minReplicas (one when it rests at zero), which stays above KEDA's
+    batch-size target so an admitted replica still reads as pressure."""
+    from stacks.scale import SELF_HOSTED_CONCURRENCY_PER_REPLICA, SELF_HOSTED_TIMEOUT_SECONDS
+
+    plan = plan_for(case_id)
+    (hpa,) = [h for h in _k8s(plan, "HorizontalPodAutoscaler") if h.inputs["spec"]["scaleTargetRef"]["name"] == "litellm"]
+    gateway_pods = hpa.inputs["spec"]["maxReplicas"]
+    entries = [m["litellm_params"] for m in _gateway_config(plan)["model_list"] if m["model_info"]["platform_tier"] == "self-hosted"]
+    scalers = {s.inputs["spec"]["scaleTargetRef"]["name"]: s.inputs["spec"] for s in _of(plan, SCALED_OBJECT)}
+    for model in _scale(plan)["models"]:
+        caps = [e["max_parallel_requests"] for e in entries if e["model"] == f"hosted_vllm/{model['name']}"]
+        if not caps:
+            continue
+        admitted = SELF_HOSTED_CONCURRENCY_PER_REPLICA * max(1, model.get("minReplicas", 1))
+        assert sum(caps) * gateway_pods <= admitted, f"{model['name']}: routes admit {caps} per gateway pod x {gateway_pods} pods > {admitted} served at minReplicas"
+        assert all(c >= 1 for c in caps)
+        (spec,) = [s for s in scalers.values() if any(f'model_name="{model["name"]}"' in t["metadata"]["query"] for t in s["triggers"])]
+        (batch,) = [t for t in spec["triggers"] if t["name"] == "batch-size"]
+        assert float(batch["metadata"]["threshold"]) < SELF_HOSTED_CONCURRENCY_PER_REPLICA, "KEDA would never see pressure from a full replica"
+    assert all(e["timeout"] <= SELF_HOSTED_TIMEOUT_SECONDS for e in entries), "a stuck self-hosted answer holds the request for the gateway's whole timeout"

@@ -76,6 +76,18 @@ class ScrapeTarget:
     selector: Mapping[str, str]
     port: str  # the Service port's name
     path: str = "/metrics"
+    # (Secret, key) in the target's namespace holding a bearer token for the scrape: the
+    # ServiceMonitor's `authorization.credentials` selects a Secret in ITS namespace
+    # (monitoring.coreos.com/v1 schema, kube-prometheus-stack 88.5.3 CRD, tests/fixtures), and
+    # the operator (ClusterRole: secrets) copies it into Prometheus's scrape config.
+    bearer_secret: tuple[str, str] | None = None
+
+    def endpoint(self) -> dict[str, Any]:
+        endpoint: dict[str, Any] = {"port": self.port, "path": self.path, "interval": "15s"}
+        if self.bearer_secret is not None:
+            name, key = self.bearer_secret
+            endpoint["authorization"] = {"type": "Bearer", "credentials": {"name": name, "key": key}}
+        return endpoint
 
 
 # dcgm-exporter chart 3.4.2: release "dcgm-exporter" (components/k8s/addons.py) -> Service
@@ -218,7 +230,7 @@ class Monitoring(pulumi.ComponentResource):
                 spec={
                     "selector": {"matchLabels": dict(target.selector)},
                     "namespaceSelector": {"matchNames": [target.namespace]},
-                    "endpoints": [{"port": target.port, "path": target.path, "interval": "15s"}],
+                    "endpoints": [target.endpoint()],
                 },
                 opts=after_crds,
             )
