@@ -230,6 +230,25 @@ def gateway_access(cfg: PlatformConfig, plan: GatewayPlan) -> GatewayAccess:
     return GatewayAccess(teams, tuple(cfg.budget.thresholds), budgets)
 
 
+# Fallback kinds whose service filters content itself: Azure OpenAI's default content filter runs
+# on every deployment (learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter);
+# Bedrock fallbacks carry Beta's guardrail only with a gateway guardrail (scale_aws).
+SELF_FILTERED_FALLBACK_KINDS = ("azure",)
+
+
+def unfiltered_routes_warning(scale: ScaleConfig) -> str | None:
+    """Without a gateway guardrail (every Scale stack but AWS with Beta's Bedrock guardrail), the
+    routes whose prompts and answers reach a model no content filter checks."""
+    routes = [r.name for r in scale.routes if r.self_hosted or any(f.partition(":")[0] not in SELF_FILTERED_FALLBACK_KINDS for f in r.fallbacks)]
+    if not routes:
+        return None
+    return (
+        f"llm-platform:scale.routes without a content filter: {', '.join(routes)} (their self-hosted, api: and sagemaker: upstreams get "
+        "unchecked prompts and return unchecked answers; only Scale on AWS with Beta's Bedrock guardrail filters every route): "
+        "add one in front of the gateway or see docs/scale.md 'Content filtering'"
+    )
+
+
 def gateway_config_yaml(
     scale: ScaleConfig,
     plan: GatewayPlan,
@@ -239,6 +258,8 @@ def gateway_config_yaml(
 ) -> pulumi.Output[str]:
     g = scale.gateway
     settings = RouterSettings(num_retries=g.num_retries, allowed_fails=g.allowed_fails, cooldown_seconds=g.cooldown_seconds, timeout_seconds=g.timeout_seconds)
+    if not guardrails and (notice := unfiltered_routes_warning(scale)) is not None:
+        pulumi.log.warn(notice)
     # Upstream fields may be outputs (ARNs, endpoints): render once they are known.
     return pulumi.Output.from_input(litellm_config(plan.routes, settings, extra_settings, access, guardrails)).apply(render_config)
 

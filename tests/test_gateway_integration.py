@@ -301,15 +301,19 @@ def test_saturated_self_hosted_overflows_then_takes_traffic_back(gateways: Gatew
 def test_dead_self_hosted_is_skipped_within_a_second_per_request_type(gateways: Gateways, upstreams: dict[str, FakeUpstream]) -> None:
     upstreams["self-hosted"].mode = "error"
     expected = {"chat": "mistral-large-latest", "faq": "mistral-small-latest", "code": "codestral-latest"}
+    elapsed: list[tuple[str, float]] = []
     for _ in range(3):
         for route, model in expected.items():
             started = time.monotonic()
             status, body = chat(gateways.a.url, route, TEAM_KEYS["app"])
-            elapsed = time.monotonic() - started
+            elapsed.append((route, round(time.monotonic() - started, 3)))
             assert status == 200 and answer_of(body) == "answer from mistral", (route, body)
             assert upstreams["mistral"].requests[-1]["model"] == model
             assert upstreams["mistral"].requests[-1]["authorization"] == f"Bearer {API_KEY}"
-            assert elapsed < 1.0, f"{route}: {elapsed:.2f}s before the fallback answered"
+    # Each request, the failing attempt included, is answered by the fallback within 1 s (measured
+    # 2026-11-30 on 2 shared cores: 0.58 s for the first, with LiteLLM's first call to the provider,
+    # then 0.14-0.20 s; the fakes answer in one write with TCP_NODELAY, no delayed-ACK wait).
+    assert max(t for _, t in elapsed) < 1.0, elapsed
     # The cooldown tripped (allowed_fails 1: on the second failure) and is shared: the other
     # process skips the failing model too.
     assert len(upstreams["self-hosted"].requests) == 2 * len(expected), _models(upstreams["self-hosted"])

@@ -79,7 +79,9 @@ class ScrapeTarget:
     # (Secret, key) in the target's namespace holding a bearer token for the scrape: the
     # ServiceMonitor's `authorization.credentials` selects a Secret in ITS namespace
     # (monitoring.coreos.com/v1 schema, kube-prometheus-stack 88.5.3 CRD, tests/fixtures), and
-    # the operator (ClusterRole: secrets) copies it into Prometheus's scrape config.
+    # the operator copies it into Prometheus's scrape config (its ClusterRole has configmaps and
+    # secrets '*': kube-prometheus-stack templates/prometheus-operator/clusterrole.yaml @0887d13,
+    # read 2026-11-30).
     bearer_secret: tuple[str, str] | None = None
 
     def endpoint(self) -> dict[str, Any]:
