@@ -661,3 +661,17 @@ def test_route_budget_on_unpriced_upstreams_only_is_warned() -> None:
     priced = RouteConfig.model_validate({"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["sagemaker:qwen", "api:dashscope/qwen-plus"], "maxBudget": 500})
     assert unpriced_budget_warning(priced) is None
     assert unpriced_budget_warning(RouteConfig.model_validate({"name": "chat", "fallbacks": ["sagemaker:qwen"]})) is None
+
+
+def test_plan_warns_of_a_route_budget_no_upstream_can_spend(make_variant: Callable[..., Path]) -> None:
+    routes = [{"name": "chat", "selfHosted": ["qwen-7b"], "fallbacks": ["sagemaker:qwen"], "maxBudget": 500, "budgetDuration": "30d"}]
+    result = run_cli("plan", str(make_variant("scale-aws-cn", "unpriced-budget", {"llm-platform:scale": {"routes": routes}})))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "llm-platform:scale.routes 'chat' maxBudget 500 limits nothing" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_example_gateways_fail_over_without_retries(case_id: str) -> None:
+    """A retry goes back to the failing order level after a backoff; the next level is the retry."""
+    (config,) = _gateway_configs(plan_for(case_id))
+    assert config["router_settings"]["num_retries"] == 0
