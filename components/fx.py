@@ -3,7 +3,7 @@ USD amounts LiteLLM budgets and costs are counted in (LiteLLM prices every model
 litellm/model_prices_and_context_window_backup.json).
 
 Units of the currency per 1 USD. The one place for these rates: the gateway budgets (stacks)
-and the cost and TCO estimates (scripts/cost.py) read them here. Not re-read on this offline
+and the cost and TCO estimates (scripts/cost) read them here. Not re-read on this offline
 machine: update them before budgeting.
 """
 

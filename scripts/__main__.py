@@ -39,7 +39,7 @@ def example_stacks() -> list[str]:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from scripts.engine import plan_stack
-    from scripts.plan import render_plan
+    from scripts.engine.render import render_plan
 
     if args.all:
         return _plan_all(args.json)
@@ -56,7 +56,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _plan_example(stack: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """One example stack's readable plan, summary row and graph (run in a worker process)."""
     from scripts.engine import plan_stack
-    from scripts.plan import render_plan, summary_row
+    from scripts.engine.render import render_plan, summary_row
 
     plan = plan_stack(stack)
     return render_plan(plan), summary_row(plan), plan.to_json()
@@ -72,7 +72,7 @@ def _plan_all(as_json: bool) -> int:
     """Plan and audit every example stack (one policy pack process for all); summary table last."""
     from scripts.audit import PolicyPackProcess, analyze, render, resolve_audit_profile
     from scripts.cost import estimate, price_book
-    from scripts.plan import render_table
+    from scripts.engine.render import render_table
 
     book = price_book()
 
@@ -121,7 +121,7 @@ def _graph_of(args: argparse.Namespace, command: str) -> dict[str, Any]:
 
 
 def cmd_images(args: argparse.Namespace) -> int:
-    from scripts.images import render, report
+    from scripts.ops.images import render, report
 
     result = report(_graph_of(args, "images"))
     print(json.dumps(result, indent=2) if args.json else render(result))
@@ -161,7 +161,7 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from scripts.audit import load_graph
-    from scripts.diff import diff_graphs, render_markdown, render_text
+    from scripts.ops.diff import diff_graphs, render_markdown, render_text
 
     diff = diff_graphs(
         load_graph(args.base, allow_empty=True), load_graph(args.head, allow_empty=True), args.base, args.head, ignore_tags=args.ignore_tags
@@ -226,8 +226,8 @@ def _stack_name(text: str) -> str:
 
 def cmd_tco(args: argparse.Namespace) -> int:
     from scripts.cost import price_book
+    from scripts.cost.tco import plot, render, reproduce_pure_api, scenarios, strategy_for
     from scripts.engine import plan_stack
-    from scripts.tco import plot, render, reproduce_pure_api, scenarios, strategy_for
 
     if args.ops_usd_per_month < 0:
         raise UsageError("tco: --ops-usd-per-month must be zero or more")
@@ -256,7 +256,7 @@ def cmd_tco(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from scripts.score import load, model, render, weighted_totals
+    from scripts.cost.score import load, model, render, weighted_totals
 
     weights, scores = model(load(args.weights) if args.weights else None)
     totals = weighted_totals(weights, scores)
@@ -268,7 +268,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from scripts.bootstrap import BootstrapError, bootstrap_aws, render
+    from scripts.ops.bootstrap import BootstrapError, bootstrap_aws, render
 
     if args.cloud != "aws":
         raise UsageError(f"bootstrap: cloud '{args.cloud}' is not supported; supported: aws (Azure: use a Storage account with `pulumi login azblob://...`)")
@@ -283,7 +283,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 def cmd_audit_live(args: argparse.Namespace) -> int:
     from scripts.audit import render
-    from scripts.live_audit import audit_account
+    from scripts.ops.live_audit import audit_account
 
     if args.cloud != "aws":
         raise UsageError(f"audit-live: cloud '{args.cloud}' is not supported; supported: aws")
@@ -299,7 +299,7 @@ def cmd_audit_live(args: argparse.Namespace) -> int:
 
 
 def cmd_new_stack(args: argparse.Namespace) -> int:
-    from scripts.new_stack import new_stack
+    from scripts.ops.new_stack import new_stack
 
     path = new_stack(args.name, args.cloud, args.phase, args.residency, args.region, args.app, force=args.force)
     print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
@@ -308,8 +308,8 @@ def cmd_new_stack(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from scripts.diff import render_markdown, render_text
-    from scripts.new_stack import promote, promotion_diff
+    from scripts.ops.diff import render_markdown, render_text
+    from scripts.ops.new_stack import promote, promotion_diff
 
     path, before, _ = promote(args.name, args.to)
     print(f"promoted {args.name} to {args.to}: {path.name} now has llm-platform:{args.to}")
@@ -399,13 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from scripts.audit import AuditInputError
-    from scripts.bootstrap import BootstrapInputError
     from scripts.cost import CostInputError
+    from scripts.cost.score import ScoreInputError
+    from scripts.cost.tco import TcoInputError
     from scripts.engine import PlanInputError, ProgramError
-    from scripts.live_audit import LiveAuditInputError
-    from scripts.new_stack import NewStackError
-    from scripts.score import ScoreInputError
-    from scripts.tco import TcoInputError
+    from scripts.ops.bootstrap import BootstrapInputError
+    from scripts.ops.live_audit import LiveAuditInputError
+    from scripts.ops.new_stack import NewStackError
     from stacks.errors import ConfigError
 
     parser = build_parser()

@@ -93,7 +93,7 @@ def test_taggable_data_matches_the_pinned_sdks(plan_of: Callable[..., Plan]) -> 
     import subprocess
     import sys
 
-    check = subprocess.run([sys.executable, "-m", "scripts.policy_data", "--check"], cwd=ROOT, capture_output=True, text=True)
+    check = subprocess.run([sys.executable, "-m", "scripts.audit.policy_data", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     data = json.loads((ROOT / "policies/llm_guard/data/taggable.json").read_text())["taggable"]
     for plan in (plan_of("poc-aws"), plan_of("poc-azure")):

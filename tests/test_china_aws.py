@@ -245,7 +245,7 @@ def test_vpc_endpoint_service_names_are_the_regions_own(case_id: str) -> None:
     (scripts/data/aws_cn_endpoint_services.yaml, sourced): one prefix for all (the partition's
     reverse DNS prefix) names services that do not exist, and CreateVpcEndpoint fails with
     InvalidServiceName. Elsewhere every name is com.amazonaws.<region>.<service>."""
-    from scripts.mocks import CN_PREFIXED_ENDPOINT_SERVICES
+    from scripts.engine.mocks import CN_PREFIXED_ENDPOINT_SERVICES
 
     plan = plan_for(case_id)
     region = region_of(plan)

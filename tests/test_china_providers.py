@@ -358,8 +358,8 @@ def test_aws_china_poc_with_an_icp_filing_is_internet_facing(tmp_path: Path) -> 
 def test_a_user_stack_with_its_own_name_profile_and_currency_plans_and_is_matrixed(tmp_path: Path) -> None:
     """A stack a user adds (custom profile, EUR budget on Azure, a name outside the examples) is
     planned by the program and listed by the CI matrix, with no example-specific assumption."""
-    from scripts.ci_matrix import matrix
     from scripts.engine import plan_stack
+    from scripts.ops.ci_matrix import matrix
 
     (tmp_path / "stacks").mkdir()
     (tmp_path / "policies" / "config").mkdir(parents=True)

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from scripts.__main__ import main
 from scripts.engine import Plan
-from scripts.live_audit import ReadOnlyViolation, read_only_guard
+from scripts.ops.live_audit import ReadOnlyViolation, read_only_guard
 from tests.conftest import ROOT, run_cli
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -71,8 +71,8 @@ def _step(steps: list[dict[str, Any]], uses: str) -> dict[str, Any]:
 
 def test_ci_matrix_lists_every_stack_file_with_its_login() -> None:
     """Every stack file (examples and user stacks) is previewed and deployed: the workflows take
-    their matrix from scripts.ci_matrix, which reads stacks/."""
-    from scripts.ci_matrix import matrix
+    their matrix from scripts.ops.ci_matrix, which reads stacks/."""
+    from scripts.ops.ci_matrix import matrix
 
     result = matrix()
     assert {e["stack"] for e in result["all"]} == STACK_FILES
@@ -87,7 +87,7 @@ def test_ci_matrix_lists_every_stack_file_with_its_login() -> None:
 
 
 def test_ci_matrix_refuses_a_stack_name_that_could_inject(tmp_path: Path) -> None:
-    from scripts.ci_matrix import matrix
+    from scripts.ops.ci_matrix import matrix
 
     (tmp_path / "stacks").mkdir()
     shutil.copy(ROOT / "stacks/Pulumi.poc-aws.yaml", tmp_path / "stacks/Pulumi.$(id).yaml")
@@ -99,7 +99,7 @@ def test_preview_runs_every_stack_with_the_policy_pack_over_oidc() -> None:
     workflow = _workflow("preview.yml")
     job = workflow["jobs"]["preview"]
     assert job["needs"] == "stacks" and job["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.all) }}"
-    assert "scripts.ci_matrix --github" in workflow["jobs"]["stacks"]["steps"][-1]["run"]
+    assert "scripts.ops.ci_matrix --github" in workflow["jobs"]["stacks"]["steps"][-1]["run"]
     assert workflow["permissions"]["id-token"] == "write"
     (step,) = _pulumi_steps(job["steps"])
     assert step["uses"] == "pulumi/actions@v7"

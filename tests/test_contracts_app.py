@@ -19,7 +19,7 @@ import yaml
 from components.aws.ecs_app import FARGATE_TASK_SIZES
 from components.lowcode import IMAGE_REPOSITORIES
 from scripts.engine import Plan, RecordedResource
-from scripts.mocks import _EC2_ID_PREFIX, _digest
+from scripts.engine.mocks import _EC2_ID_PREFIX, _digest
 from tests.plan_matrix import AWS_CASES, AZURE_CASES, CASES, CLOUD, case_config, plan_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
@@ -35,7 +35,7 @@ def _of(plan: Plan, *types: str) -> list[RecordedResource]:
 
 
 def _ec2_id(r: RecordedResource) -> str:
-    """The id the offline engine gives an EC2 resource (scripts/mocks.py), to follow references."""
+    """The id the offline engine gives an EC2 resource (scripts/engine/mocks.py), to follow references."""
     return f"{_EC2_ID_PREFIX[r.type]}-{_digest(r.type, r.name)[:17]}"
 
 

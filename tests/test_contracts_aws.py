@@ -368,7 +368,7 @@ MUST_GENERATE_NAMES = {"aws:eks/nodeGroup:NodeGroup", "aws:ec2/launchTemplate:La
 
 
 def fixed_name_problems(plan: Plan, exceptions: dict[str, str]) -> list[str]:
-    from scripts.diff import replacement_paths
+    from scripts.ops.diff import replacement_paths
 
     paths = replacement_paths()
     problems = []

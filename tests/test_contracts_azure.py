@@ -19,7 +19,7 @@ import pytest
 from components.azure.openai_catalog import DeploymentChoiceError, resolve_deployment, retirement_warning
 from policies.llm_guard.profiles import BUILTIN_PROFILES
 from scripts.engine import Plan, RecordedResource
-from scripts.mocks import MOCK_KUBELET_OBJECT_ID
+from scripts.engine.mocks import MOCK_KUBELET_OBJECT_ID
 from stacks.errors import ConfigError
 from tests.plan_matrix import AZURE_CASES, CASES, PHASE, case_config, plan_for, strings_in
 
@@ -448,7 +448,7 @@ def _name_inputs(resource: RecordedResource) -> dict[str, Any]:
 
 
 def _replace_paths(type_token: str) -> tuple[str, ...]:
-    from scripts.diff import replacement_paths
+    from scripts.ops.diff import replacement_paths
 
     return (*replacement_paths().get(type_token, ()), *CREATE_ONLY_EXTRA.get(type_token, ()))
 
@@ -459,7 +459,7 @@ def _replaced_without_room(before: Plan, after: Plan) -> list[str]:
     also replaced when a replace-on input is fed that way and a resource it depends on is
     replaced, and also renamed when such a name input may come from a renamed one."""
     from policies.llm_guard.location import is_unknown
-    from scripts.diff import diff_graphs
+    from scripts.ops.diff import diff_graphs
 
     old = _by_urn(before)
     diffs = {d.urn: d for d in diff_graphs(before.to_json(), after.to_json()).resources}

@@ -31,7 +31,7 @@ from components.aws.eks import names_the_caller
 from components.k8s.gpu import GPU, GPU_INSTANCES
 from components.k8s.versions import KUBERNETES_VERSIONS, MinorRelease
 from scripts.engine import Plan, ProgramError, RecordedResource, plan_stack
-from scripts.mocks import MOCK_ACCOUNT_ID, MOCK_PRINCIPAL_ID
+from scripts.engine.mocks import MOCK_ACCOUNT_ID, MOCK_PRINCIPAL_ID
 from stacks.errors import ConfigError
 from tests.plan_matrix import CLOUD, ROOT, SCALE_CASES, plan_for
 
@@ -701,7 +701,7 @@ def test_the_deployer_is_recognised_from_its_session_arn() -> None:
 
 def test_a_cluster_admin_naming_the_deployer_is_refused_before_deploy(tmp_path: Path) -> None:
     """EKS makes the creator's access entry itself: a second one fails with ResourceInUseException.
-    The offline engine's caller is the mock user (scripts/mocks.py)."""
+    The offline engine's caller is the mock user (scripts/engine/mocks.py)."""
     other = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/platform-admins"
     deployer = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline-plan"
     with pytest.raises(ProgramError) as err:

@@ -190,8 +190,8 @@ def test_tco_reproduces_the_pure_api_row_and_writes_the_plot(tmp_path: Path) -> 
 
 def test_inflection_is_where_the_costs_cross() -> None:
     from scripts.cost import price_book
+    from scripts.cost.tco import strategy_for
     from scripts.engine import plan_stack
-    from scripts.tco import strategy_for
 
     strategy = strategy_for(plan_stack("scale-aws").to_json(), price_book())
     point = strategy.inflection()
@@ -263,7 +263,7 @@ def test_benchmark_upstream_answers_kept_alive_connections_without_delay() -> No
     import statistics
     import time
 
-    from scripts.bench_gateway import KeepAliveClient, SteadyUpstream
+    from scripts.bench.gateway import KeepAliveClient, SteadyUpstream
 
     upstream = SteadyUpstream(0.0)
     try:

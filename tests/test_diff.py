@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.diff import diff_graphs, replacement_paths
 from scripts.engine import Plan
+from scripts.ops.diff import diff_graphs, replacement_paths
 from tests.conftest import run_cli
 
 URN = "urn:pulumi:s::llm-platform::{type}::{name}"

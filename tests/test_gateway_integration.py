@@ -26,8 +26,7 @@ import pytest
 import yaml
 
 from components.gateway import gateway_files
-from scripts.engine import Plan
-from scripts.gateway_harness import (
+from scripts.bench.harness import (
     FakeUpstream,
     PlannedGateway,
     RunningGateway,
@@ -38,6 +37,7 @@ from scripts.gateway_harness import (
     planned_gateway,
     run_gateway,
 )
+from scripts.engine import Plan
 from stacks.config import ScaleConfig
 from tests.conftest import run_cli
 from tests.plan_matrix import AWS_CASES, CASE_IDS, CASES, PHASE, SCALE_CASES, case_config, plan_for

@@ -29,8 +29,8 @@ from policies.llm_guard.sources import (
 )
 from scripts.__main__ import main
 from scripts.audit import PolicyPackProcess
-from scripts.images import report
-from scripts.mocks import MOCK_KUBELET_OBJECT_ID
+from scripts.engine.mocks import MOCK_KUBELET_OBJECT_ID
+from scripts.ops.images import report
 from tests.conftest import run_cli
 from tests.plan_matrix import AWS_CASES, AZURE_CASES, CASE_IDS, CASES, SCALE_CASES, case_config, plan_for
 from tests.policy_harness import Auditor, assert_violation, violations

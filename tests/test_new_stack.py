@@ -11,7 +11,7 @@ import yaml
 
 from scripts.__main__ import main
 from scripts.engine import plan_stack, read_stack_file
-from scripts.new_stack import STACKS_DIR, NewStackError, new_stack, promote, promotion_diff
+from scripts.ops.new_stack import STACKS_DIR, NewStackError, new_stack, promote, promotion_diff
 from stacks.config import load_config
 
 PROFILES = ("eu", "us", "global", "cn")
@@ -82,7 +82,7 @@ def test_promotion_keeps_the_poc_and_replaces_nothing_stateful(stacks_dir: Path,
 
 
 def test_cli_round_trip_plans_and_exits_2_on_bad_input(stacks_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("scripts.new_stack.STACKS_DIR", stacks_dir)
+    monkeypatch.setattr("scripts.ops.new_stack.STACKS_DIR", stacks_dir)
     assert main(["new-stack", "cli", "--cloud", "aws", "--phase", "poc", "--residency", "us"]) == 0
     plan = plan_stack(str(stacks_dir / "Pulumi.cli.yaml"))
     assert plan.resources

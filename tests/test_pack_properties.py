@@ -1,6 +1,6 @@
 """Property-based tests: arbitrary input never yields a traceback.
 
-- the graph loader (`scripts/audit.py load_graph` / `validate_graph`) returns a graph or raises
+- the graph loader (`scripts/audit/__init__.py load_graph` / `validate_graph`) returns a graph or raises
   AuditInputError (exit code 2), whatever the file holds;
 - the gateway route parser (`policies/llm_guard/gateway.py`) finds configs and resolves routes,
   or reports a route as unresolvable, for any text or structure;
@@ -176,7 +176,7 @@ def test_audit_command_exits_0_1_or_2(content: bytes | str) -> None:
     assert "internal error" not in run.stdout + run.stderr, run.stderr[-2000:]
 
 
-# Malformed graphs the properties found crashing scripts/audit.py before its loader checked them:
+# Malformed graphs the properties found crashing scripts/audit/__init__.py before its loader checked them:
 # they must be refused with exit code 2 (bad input), never "internal error" (exit 1 = violations).
 _KNOWN_LOADER_CRASHES = [
     pytest.param({"resources": [{"urn": "u", "type": "aws:s3/bucket:Bucket", "inputs": {}}], "config": "x"}, id="config-not-an-object"),

@@ -20,8 +20,8 @@ from components.k8s.gpu import GPU, GPU_INSTANCES
 from policies.llm_guard.location import is_secret
 from policies.llm_guard.profiles import BUILTIN_PROFILES
 from policies.llm_guard.routing import API_HOSTS, parse_bedrock_reference
+from scripts.bench.harness import planned_gateway
 from scripts.engine import Plan
-from scripts.gateway_harness import planned_gateway
 from tests.conftest import load_stack, resources_of, run_cli
 from tests.sdk_schema import check_inputs, taggable
 from tests.test_beta import STATEFUL

@@ -20,7 +20,7 @@ LABEL_PREFIX = "llm-platform.io/"
 
 @cache
 def taggable_types() -> dict[str, str]:
-    """type token -> "map" or "list", generated from the pinned SDKs (scripts/policy_data.py)."""
+    """type token -> "map" or "list", generated from the pinned SDKs (scripts/audit/policy_data.py)."""
     return dict(json.loads(_DATA.read_text(encoding="utf-8"))["taggable"])
 
 

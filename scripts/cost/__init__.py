@@ -18,7 +18,7 @@ import yaml
 
 from components.fx import RATES
 
-PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.yaml"
+PRICES_FILE = Path(__file__).resolve().parents[1] / "data" / "prices.yaml"
 
 
 class CostInputError(Exception):

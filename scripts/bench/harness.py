@@ -1,7 +1,7 @@
 """Run the LLM gateway exactly as a stack deploys it, on this machine: the real LiteLLM proxy
 (the pinned PyPI version) started from the config.yaml in the plan's ConfigMap, with the env the
 plan's Deployment sets, against fake OpenAI-compatible upstreams on loopback. Used by the
-gateway integration tests and `scripts/bench_gateway.py`."""
+gateway integration tests and `scripts/bench/gateway.py`."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class FakeUpstream:
     Like a real server (uvicorn/asyncio sets TCP_NODELAY) it answers in one write with Nagle off:
     headers and body in two writes with Nagle on wait for the client's delayed ACK, ~40 ms per
     request on a kept-alive connection, which LiteLLM's pooled client uses. `nagle=True` brings
-    that back (for scripts/bench_gateway.py --legacy)."""
+    that back (for scripts/bench/gateway.py --legacy)."""
 
     label: str
     latency_s: float = 0.0

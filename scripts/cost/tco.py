@@ -17,7 +17,7 @@ import yaml
 
 from scripts.cost import PriceBook, price_book, reference_model, replica_throughput_of
 
-REPORT_FILE = Path(__file__).resolve().parent / "data" / "report_tco.yaml"
+REPORT_FILE = Path(__file__).resolve().parents[1] / "data" / "report_tco.yaml"
 
 
 class TcoInputError(Exception):

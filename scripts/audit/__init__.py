@@ -27,7 +27,7 @@ from policies.llm_guard.profiles import ResidencyProfile, UnknownProfileError, r
 from policies.llm_guard.settings import DEFAULT_REQUIRED_TAGS
 from stacks.config import REDACTED, SECRET_TEXT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACK_DIR = ROOT / "policies"
 PROVIDER_PACKAGES = ("aws", "azure-native", "kubernetes", "random")
 _MESSAGE = re.compile(r"^property `(?P<prop>[^`]*)` = «(?P<value>.*?)»: (?P<problem>.*?) Fix: (?P<fix>.*)$", re.S)

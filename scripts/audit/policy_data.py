@@ -5,8 +5,8 @@ captured here, from the installed pulumi-aws and pulumi-azure-native sources, in
 `policies/llm_guard/data/taggable.json`. A test regenerates it and fails on any drift, so the
 file always matches the pinned SDKs.
 
-    python -m scripts.policy_data            # rewrite the file
-    python -m scripts.policy_data --check    # exit 1 if it is stale
+    python -m scripts.audit.policy_data            # rewrite the file
+    python -m scripts.audit.policy_data --check    # exit 1 if it is stale
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-OUTPUT = Path(__file__).resolve().parent.parent / "policies" / "llm_guard" / "data" / "taggable.json"
+OUTPUT = Path(__file__).resolve().parents[2] / "policies" / "llm_guard" / "data" / "taggable.json"
 PACKAGES = ("pulumi_aws", "pulumi_azure_native")
 
 _TOKEN = re.compile(r"super\(\w+, __self__\)\.__init__\(\s*'([a-z0-9-]+:[^']+)'")
@@ -63,7 +63,7 @@ def generate() -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.policy_data")
+    parser = argparse.ArgumentParser(prog="python -m scripts.audit.policy_data")
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed file differs from the SDKs")
     args = parser.parse_args(argv)
     data = generate()
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            print(f"{OUTPUT} is stale: run `python -m scripts.policy_data`", file=sys.stderr)
+            print(f"{OUTPUT} is stale: run `python -m scripts.audit.policy_data`", file=sys.stderr)
             return 1
         print(f"{OUTPUT.name}: {len(data['taggable'])} taggable types, up to date")  # type: ignore[arg-type]
         return 0

@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from policies.llm_guard.profiles import BUILTIN_PROFILES, ResidencyProfile
 from stacks.config import NAMESPACE, api_key_config_key, load_config
 
-STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
+STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"
 PHASES = ("poc", "beta", "scale")
 CLOUDS = ("aws", "azure")
 APPS = ("dify", "flowise")
@@ -316,8 +316,8 @@ def promote(name: str, to: str, stacks_dir: Path | None = None) -> tuple[Path, s
 def promotion_diff(name: str, before: str, after: Path, stacks_dir: Path | None = None) -> Any:
     """The plan diff of a promotion: the stack planned from its old text and from its new file,
     under the same stack name (so names match, as in `pulumi up`)."""
-    from scripts.diff import diff_graphs
     from scripts.engine import plan_stack
+    from scripts.ops.diff import diff_graphs
 
     old = (stacks_dir or STACKS_DIR) / f".Pulumi.{name}.before.yaml"
     old.write_text(before, encoding="utf-8")

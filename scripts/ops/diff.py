@@ -27,7 +27,7 @@ import yaml
 
 from policies.llm_guard.location import is_secret, is_unknown
 
-REPLACEMENTS_FILE = Path(__file__).resolve().parent / "data" / "replacements.yaml"
+REPLACEMENTS_FILE = Path(__file__).resolve().parents[1] / "data" / "replacements.yaml"
 
 # What losing or replacing costs data: type token -> what it holds.
 STATEFUL_TYPES: Mapping[str, str] = {

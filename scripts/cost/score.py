@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-DEFAULTS_FILE = Path(__file__).resolve().parent / "data" / "scoring.yaml"
+DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "data" / "scoring.yaml"
 SCORE_RANGE = (Decimal(0), Decimal(5))
 
 

@@ -2,7 +2,7 @@
 OpenAI-compatible upstream and through the real LiteLLM proxy running the stack's config.yaml,
 interleaved in one run, at concurrency 1 and 8 (by default).
 
-    python -m scripts.bench_gateway [--stack scale-aws] [--requests 300] [--concurrency 1 8]
+    python -m scripts.bench.gateway [--stack scale-aws] [--requests 300] [--concurrency 1 8]
         [--latency-ms 20] [--workers 1] [--setting litellm_settings.KEY=VALUE ...] [--env K=V ...]
         [--legacy]
 
@@ -48,8 +48,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from scripts.engine import plan_stack
-from scripts.gateway_harness import (
+from scripts.bench.harness import (
     MASTER_KEY,
     FakeUpstream,
     PlannedGateway,
@@ -59,8 +58,9 @@ from scripts.gateway_harness import (
     litellm_executable,
     planned_gateway,
 )
-from scripts.gateway_harness import _stop as stop
-from scripts.gateway_harness import _wait_ready as wait_ready
+from scripts.bench.harness import _stop as stop
+from scripts.bench.harness import _wait_ready as wait_ready
+from scripts.engine import plan_stack
 
 APP_KEY_ENV = "LLM_PLATFORM_TEAM_KEY_APP"  # the app's scoped key, when the gateway has team keys
 
@@ -256,7 +256,7 @@ def tuned_config(config_yaml: str, settings: Sequence[str]) -> str:
 def bench_gateway(planned: PlannedGateway, upstream_url: str, config_yaml: str, extra_env: Mapping[str, str], cli_args: Sequence[str]) -> Iterator[tuple[RunningGateway, str]]:
     """`litellm --config` on a loopback port with the plan's env (every upstream pointed at the
     fake; the shared Redis, when the plan has one, a fakeredis server in this process), like
-    scripts.gateway_harness.run_gateway but with the given CLI arguments. Yields the gateway and
+    scripts.bench.harness.run_gateway but with the given CLI arguments. Yields the gateway and
     the key a client uses: the app's scoped team key when the plan has one, else the master key."""
     env = dict(planned.env)
     for name in env:

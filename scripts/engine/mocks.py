@@ -21,7 +21,7 @@ from policies.llm_guard.regions import aws_partition_of
 
 # Interface endpoint services with the cn.com.amazonaws prefix, per China region (sources in the file).
 CN_PREFIXED_ENDPOINT_SERVICES: Mapping[str, tuple[str, ...]] = {
-    region: tuple(services) for region, services in yaml.safe_load((Path(__file__).parent / "data" / "aws_cn_endpoint_services.yaml").read_text()).items()
+    region: tuple(services) for region, services in yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "aws_cn_endpoint_services.yaml").read_text()).items()
 }
 
 MOCK_ACCOUNT_ID = "123456789012"
@@ -267,4 +267,4 @@ class OfflineMocks(Mocks):
             return self._vpc_endpoint_service(args.args, region)
         if token == "azure-native:authorization:getClientConfig":
             return {"clientId": MOCK_PRINCIPAL_ID, "objectId": MOCK_PRINCIPAL_ID, "subscriptionId": MOCK_SUBSCRIPTION_ID, "tenantId": MOCK_TENANT_ID}
-        raise NotImplementedError(f"the offline engine has no mock for invoke {token}; add one to scripts/mocks.py")
+        raise NotImplementedError(f"the offline engine has no mock for invoke {token}; add one to scripts/engine/mocks.py")

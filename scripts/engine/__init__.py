@@ -2,7 +2,7 @@
 with the config of a stack file, and records the resource graph the engine would receive.
 
 What it is not: it does not run providers, so provider-side defaults, autonames and
-`tagsAll` are absent, and only ids/ARNs/names are predicted (see scripts/mocks.py).
+`tagsAll` are absent, and only ids/ARNs/names are predicted (see scripts/engine/mocks.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from policies.llm_guard.location import (
 from stacks.config import NAMESPACE, SECRET_TEXT, load_config, redact
 from stacks.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "llm-platform"
 SECRET_MASK = SECRET_TEXT
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -364,7 +364,7 @@ def run_program(stack_file: StackFile, stack_name: str | None = None) -> Plan:
     from pulumi.runtime.mocks import MockEngine, MockSettings
     from pulumi.runtime.stack import run_in_stack
 
-    from scripts.mocks import OfflineMocks
+    from scripts.engine.mocks import OfflineMocks
 
     validate(stack_file)
     stack = stack_name or stack_file.name

@@ -1,7 +1,7 @@
 """The CI matrix of every stack file in stacks/ (the examples and any stack a user adds), by phase.
 
-    python -m scripts.ci_matrix            # JSON: {"poc": [...], "beta": [...], "scale": [...], "all": [...]}
-    python -m scripts.ci_matrix --github   # the same lists as GitHub step outputs (poc=..., ...)
+    python -m scripts.ops.ci_matrix            # JSON: {"poc": [...], "beta": [...], "scale": [...], "all": [...]}
+    python -m scripts.ops.ci_matrix --github   # the same lists as GitHub step outputs (poc=..., ...)
 
 Each entry says how a workflow logs in for that stack: the cloud, whether it is a China cloud
 (AWS China: OIDC audience sts.amazonaws.com.cn and an arn:aws-cn role; Azure China:
@@ -25,7 +25,7 @@ import yaml
 
 from policies.llm_guard.regions import AWS_PARTITION_REGIONS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PHASES = ("poc", "beta", "scale")
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines))
         return 0
     if args:
-        print("usage: python -m scripts.ci_matrix [--github]", file=sys.stderr)
+        print("usage: python -m scripts.ops.ci_matrix [--github]", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))
     return 0

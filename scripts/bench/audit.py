@@ -1,6 +1,6 @@
 """Benchmark: offline audit time for recorded graphs of 100, 1,000 and 10,000 resources.
 
-    python -m scripts.bench_audit [--sizes 100 1000 10000] [--repeat 3]
+    python -m scripts.bench.audit [--sizes 100 1000 10000] [--repeat 3]
 
 Graphs are made by replicating the resources of the poc-aws plan under fresh names, so the
 mix of types is the real one. Prints wall time (best of --repeat) per size, the time per
@@ -39,7 +39,7 @@ def scaled_graph(base: dict[str, Any], size: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench_audit")
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.audit")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()

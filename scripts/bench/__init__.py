@@ -1,0 +1,1 @@
+"""Benchmarks, and the gateway harness the integration tests share."""

@@ -1,0 +1,1 @@
+"""Operations: plan diffs, promotion, images to mirror, CI matrix, state bootstrap, live audit."""
