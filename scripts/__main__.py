@@ -194,7 +194,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.over_budget(book) else EXIT_OK
 
 
-# The ceiling of llm-platform:budget.expectedTokensPerMonth (stacks/config.py).
+# The ceiling of llm-platform:budget.expectedTokensPerMonth (stacks/config).
 MAX_TOKENS_PER_MONTH = 10**13
 
 

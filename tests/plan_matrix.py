@@ -84,7 +84,7 @@ VARIANTS: tuple[Case, ...] = (
     Case("beta-aws-dify-aurora-eu", "beta-aws", {
         "llm-platform:beta": {"vectorStore": {"engine": "aurora-pgvector"}},
     }),
-    # Azure AI Search is refused for both apps (stacks/config.py says why): pgvector only.
+    # Azure AI Search is refused for both apps (stacks/config says why): pgvector only.
     Case("beta-azure-dify-eu", "beta-azure", {
         "llm-platform:poc": {"app": {"kind": "dify"}},
     }),

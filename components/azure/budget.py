@@ -19,7 +19,7 @@ FORECAST_FIRST = 100
 def budget_notifications(thresholds: Sequence[int]) -> list[tuple[str, int]]:
     """(Actual|Forecasted, threshold) pairs: every threshold gets an Actual alert; Forecasted
     alerts fill the remaining slots, 100% first, then the thresholds nearest to it. Raises when
-    the Actual alerts alone do not fit (stacks/config.py refuses such configs first)."""
+    the Actual alerts alone do not fit (stacks/config refuses such configs first)."""
     if len(thresholds) > MAX_NOTIFICATIONS:
         raise ValueError(f"{len(thresholds)} thresholds need {len(thresholds)} Actual alerts; an Azure budget holds {MAX_NOTIFICATIONS}")
     chosen = [("Actual", t) for t in sorted(thresholds)]

@@ -1,5 +1,5 @@
 """Azure combinations the platform refuses before any resource exists: each returns
-(key suffix, value, message) triples that stacks/config.py turns into ConfigProblems."""
+(key suffix, value, message) triples that stacks/config turns into ConfigProblems."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ class FlexiblePostgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: FlexiblePostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-platform:azure:FlexiblePostgres", name, None, opts)
         if args.geo_redundant_backup:
-            # Refused in stacks/config.py (components/azure/checks.py GEO_BACKUP_REFUSAL): a CMK
+            # Refused in stacks/config (components/azure/checks.py GEO_BACKUP_REFUSAL): a CMK
             # server's geo backup needs geoBackupKeyURI and a second identity in the paired region.
             raise ValueError("geo-redundant backup with the customer-managed key is not supported")
         child = pulumi.ResourceOptions(parent=self)

@@ -33,7 +33,7 @@ PROVIDER_PACKAGES = ("aws", "azure-native", "kubernetes", "random")
 _MESSAGE = re.compile(r"^property `(?P<prop>[^`]*)` = «(?P<value>.*?)»: (?P<problem>.*?) Fix: (?P<fix>.*)$", re.S)
 
 
-# Config values the engine recorded masked (stacks/config.py `redact`): not handed to the pack.
+# Config values the engine recorded masked (stacks/config/hygiene.py `redact`): not handed to the pack.
 _MASKED = (SECRET_TEXT, REDACTED)
 
 
