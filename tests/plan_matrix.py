@@ -9,6 +9,11 @@ once per test session. `plan_for(case_id)` returns the cached plan.
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import pickle
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -182,16 +187,51 @@ SCALE_CASES = tuple(c for c in CASE_IDS if PHASE[c] == "scale")
 
 _DIR = Path(tempfile.mkdtemp(prefix="plan-matrix-"))
 _PLANS: dict[str, Plan] = {}
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _source_fingerprint() -> str:
+    """What a plan depends on: the program, components, policy data, engine and stack files (and
+    the date, since catalogs warn by date). Plans are shared by the test processes under it."""
+    digest = hashlib.sha256(dt.date.today().isoformat().encode())
+    for folder in ("components", "policies/llm_guard", "scripts", "stacks", "tests/plan_matrix.py", "__main__.py"):
+        base = _ROOT / folder
+        for path in sorted([base] if base.is_file() else [*base.rglob("*.py"), *base.rglob("*.yaml"), *base.rglob("*.json")]):
+            digest.update(str(path.relative_to(_ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# Private to this user: the processes load these pickles, so nobody else may write them.
+_SHARED = Path(tempfile.gettempdir()) / f"llm-platform-plans-{os.getuid()}-{_source_fingerprint()}"
+
+
+def _stack_source(case: Case) -> str:
+    """The stack a case plans: an example's name, or a variant's file (written here, where the
+    checks that plan it again under another name find it)."""
+    if case.id == case.base:
+        return case.id
+    path = _DIR / f"Pulumi.{case.id}.yaml"
+    if not path.exists():
+        path.write_text(yaml.safe_dump(case_config(case), sort_keys=False))
+    return str(path)
 
 
 def plan_for(case_id: str) -> Plan:
-    """The offline plan of a case, planned once per process."""
+    """The offline plan of a case: planned once per source tree and shared by the test processes
+    (pytest -n 2) through a file per case, taken under a lock so no two processes plan it."""
     if case_id not in _PLANS:
-        case = CASES[case_id]
-        if case.id == case.base:
-            _PLANS[case_id] = plan_stack(case.id)
-        else:
-            path = _DIR / f"Pulumi.{case.id}.yaml"
-            path.write_text(yaml.safe_dump(case_config(case), sort_keys=False))
-            _PLANS[case_id] = plan_stack(str(path))
+        _SHARED.mkdir(mode=0o700, exist_ok=True)
+        if _SHARED.stat().st_uid != os.getuid() or _SHARED.stat().st_mode & 0o077:
+            raise RuntimeError(f"{_SHARED} is not private to this user; remove it")
+        cached = _SHARED / f"{case_id}.pickle"
+        source = _stack_source(CASES[case_id])
+        with (_SHARED / f"{case_id}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if cached.exists():
+                _PLANS[case_id] = pickle.loads(cached.read_bytes())
+            else:
+                _PLANS[case_id] = plan_stack(source)
+                partial = cached.with_suffix(".partial")
+                partial.write_bytes(pickle.dumps(_PLANS[case_id]))
+                partial.replace(cached)
     return _PLANS[case_id]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from scripts.__main__ import main
 from tests.conftest import run_cli
 
 BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
@@ -95,15 +96,17 @@ def _resolve_deletes(value: Any, delete: object) -> Any:
 
 
 @pytest.mark.parametrize(("case", "base", "override", "key"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
-def test_bad_config_exits_2_naming_the_key(case: str, base: str, override: dict[str, Any], key: str, make_variant: Callable[..., Path], DELETE: object) -> None:
+def test_bad_config_exits_2_naming_the_key(case: str, base: str, override: dict[str, Any], key: str, make_variant: Callable[..., Path], DELETE: object, capsys: pytest.CaptureFixture[str]) -> None:
+    # The CLI's own entry point, in this process (the subprocess form is checked below, once).
     path = make_variant(base, f"bad-{case}", _resolve_deletes(override, DELETE))
-    result = run_cli("plan", str(path))
-    assert result.returncode == 2, result.stdout + result.stderr
-    message = result.stderr.strip()
+    code = main(["plan", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    message = err.strip()
     assert key in message
-    assert "Traceback" not in message and "Traceback" not in result.stdout
+    assert "Traceback" not in message and "Traceback" not in out
     assert "\n" not in message, "the message must be one paragraph"
-    assert result.stdout == ""
+    assert out == ""
 
 
 def test_plain_api_key_value_is_never_echoed(make_variant: Callable[..., Path]) -> None:
