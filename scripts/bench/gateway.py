@@ -252,6 +252,15 @@ def tuned_config(config_yaml: str, settings: Sequence[str]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def without_content_filters(config_yaml: str) -> tuple[str, list[str]]:
+    """The config without its guardrails: they call the cloud's moderation API (Bedrock
+    ApplyGuardrail), which a loopback benchmark cannot reach and whose latency is the cloud's,
+    not the gateway's. Returns the names left out, which the report prints."""
+    config = yaml.safe_load(config_yaml)
+    names = [str((g or {}).get("guardrail_name")) for g in config.pop("guardrails", None) or []]
+    return yaml.safe_dump(config, sort_keys=False), names
+
+
 @contextmanager
 def bench_gateway(planned: PlannedGateway, upstream_url: str, config_yaml: str, extra_env: Mapping[str, str], cli_args: Sequence[str]) -> Iterator[tuple[RunningGateway, str]]:
     """`litellm --config` on a loopback port with the plan's env (every upstream pointed at the
@@ -313,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the gateway on the way out
 
     planned = planned_gateway(plan_stack(args.stack))
-    config_yaml = tuned_config(planned.config_yaml, args.setting)
+    config_yaml, filters = without_content_filters(tuned_config(planned.config_yaml, args.setting))
     extra_env = {"LITELLM_LOG": "ERROR", **dict(item.partition("=")[::2] for item in args.env)}
     route = _route(config_yaml)
     cli = ["--num_workers", str(args.workers), *args.cli]
@@ -347,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = ", ".join(args.setting) or "as planned"
     print(f"stack {args.stack}, route '{route}', {args.requests} requests per path, upstream delay {args.latency_ms:.0f} ms, litellm {' '.join(cli)}, {os.cpu_count()} cores")
     print(f"gateway env {', '.join(f'{k}={v}' for k, v in extra_env.items())}; config overrides: {settings}; load average {os.getloadavg()[0]:.2f} at the end")
+    if filters:
+        print(f"content filters left out (they call the cloud's moderation API): {', '.join(filters)}")
     print(f"client key: {'the app team key (custom auth)' if APP_KEY_ENV in planned.secret_env else 'the master key'}; shared Redis: {'fakeredis in the benchmark process' if 'REDIS_HOST' in planned.env else 'none'}")
     failed = _table("steady state (kept-alive connections, TCP_NODELAY, interleaved)", rows)
     if legacy_rows:
