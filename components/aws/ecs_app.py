@@ -50,6 +50,21 @@ def task_size_problems(service: Service) -> list[str]:
     return problems
 
 
+
+def https_egress(name: str, security_group_id: pulumi.Input[str], tags: Mapping[str, str], opts: pulumi.ResourceOptions) -> aws.vpc.SecurityGroupEgressRule:
+    """HTTPS out of a task's security group: AWS endpoints and LLM APIs (through NAT, if any)."""
+    return aws.vpc.SecurityGroupEgressRule(
+        name,
+        security_group_id=security_group_id,
+        cidr_ipv4="0.0.0.0/0",
+        ip_protocol="tcp",
+        from_port=443,
+        to_port=443,
+        description="HTTPS to AWS endpoints and LLM APIs",
+        tags=dict(tags),
+        opts=opts,
+    )
+
 @dataclass
 class EcsAppArgs:
     spec: AppSpec
@@ -296,17 +311,7 @@ class EcsApp(pulumi.ComponentResource):
                 opts=child,
             )
         # Tasks reach the database, cache, AWS endpoints and (through NAT, if any) LLM APIs.
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-tasks-out-https",
-            security_group_id=service_sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description="HTTPS to AWS endpoints and LLM APIs",
-            tags=tags,
-            opts=child,
-        )
+        https_egress(f"{name}-tasks-out-https", service_sg.id, tags, child)
         vpc_ports = {5432: "PostgreSQL", 6379: "Redis", **args.vpc_egress_ports}
         for port, what in sorted(vpc_ports.items()):
             aws.vpc.SecurityGroupEgressRule(
@@ -639,17 +644,7 @@ class EcsApp(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-{service.name}-out-https",
-                security_group_id=sg.id,
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                description="HTTPS to AWS endpoints and LLM APIs",
-                tags=tags,
-                opts=child,
-            )
+            https_egress(f"{name}-{service.name}-out-https", sg.id, tags, child)
             role = aws.iam.Role(f"{name}-{service.name}-task", description=f"{service.name} containers", assume_role_policy=trust, tags=tags, opts=child)
             role_policies = [
                 aws.iam.RolePolicy(f"{name}-{service.name}-task-{policy_name}", role=role.id, policy=document, opts=child)
