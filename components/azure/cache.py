@@ -52,34 +52,19 @@ class GatewayCache(pulumi.ComponentResource):
         super().__init__("llm-platform:azure:GatewayCache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cache: ManagedRedis | CacheForRedis
+        placement = {
+            "resource_group_name": args.resource_group_name,
+            "location": args.location,
+            "endpoints_subnet_id": args.endpoints_subnet_id,
+            "zone_id": args.zone_id,
+            "workspace_id": args.workspace_id,
+            "tags": args.tags,
+        }
         if args.service == "redisEnterprise":
-            cache = ManagedRedis(
-                f"{name}-redis",
-                ManagedRedisArgs(
-                    resource_group_name=args.resource_group_name,
-                    location=args.location,
-                    endpoints_subnet_id=args.endpoints_subnet_id,
-                    zone_id=args.zone_id,
-                    encryption=args.encryption,
-                    workspace_id=args.workspace_id,
-                    tags=args.tags,
-                ),
-                opts=child,
-            )
+            cache = ManagedRedis(f"{name}-redis", ManagedRedisArgs(**placement, encryption=args.encryption), opts=child)
             self.port = MANAGED_REDIS_PORT
         else:
-            cache = CacheForRedis(
-                f"{name}-redis",
-                CacheForRedisArgs(
-                    resource_group_name=args.resource_group_name,
-                    location=args.location,
-                    endpoints_subnet_id=args.endpoints_subnet_id,
-                    zone_id=args.zone_id,
-                    workspace_id=args.workspace_id,
-                    tags=args.tags,
-                ),
-                opts=child,
-            )
+            cache = CacheForRedis(f"{name}-redis", CacheForRedisArgs(**placement), opts=child)
             self.port = CACHE_FOR_REDIS_TLS_PORT
         self.host = cache.host
         self.access_key = cache.access_key

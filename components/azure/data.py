@@ -13,7 +13,7 @@ import pulumi_azure_native as azure
 import pulumi_random as random
 
 from components.azure.monitoring import send_logs_to
-from components.azure.network import PrivateEndpoint, PrivateEndpointArgs
+from components.azure.network import PrivateEndpoint, PrivateEndpointArgs, private_endpoint
 
 POSTGRES_VERSION = "16"
 # `azure.extensions` allow-list: what the apps' migrations create. Dify's first migration runs
@@ -196,19 +196,7 @@ class ManagedRedis(pulumi.ComponentResource):
             port=10000,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        PrivateEndpoint(
-            f"{name}-endpoint",
-            PrivateEndpointArgs(
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                subnet_id=args.endpoints_subnet_id,
-                target_id=cluster.id,
-                group_id="redisEnterprise",
-                zone_id=args.zone_id,
-                tags=args.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        private_endpoint(f"{name}-endpoint", args, target_id=cluster.id, group_id="redisEnterprise", zone_id=args.zone_id, parent=self)
         # The cluster has metrics only (no log categories).
         send_logs_to(f"{name}-logs", resource_id=cluster.id, workspace_id=args.workspace_id, parent=self, logs=False)
         keys = azure.redisenterprise.list_database_keys_output(
@@ -267,19 +255,7 @@ class CacheForRedis(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        PrivateEndpoint(
-            f"{name}-endpoint",
-            PrivateEndpointArgs(
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                subnet_id=args.endpoints_subnet_id,
-                target_id=cache.id,
-                group_id="redisCache",
-                zone_id=args.zone_id,
-                tags=args.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        private_endpoint(f"{name}-endpoint", args, target_id=cache.id, group_id="redisCache", zone_id=args.zone_id, parent=self)
         send_logs_to(f"{name}-logs", resource_id=cache.id, workspace_id=args.workspace_id, parent=self)
         keys = azure.redis.list_redis_keys_output(name=cache.name, resource_group_name=args.resource_group_name)
         self.host = cache.host_name

@@ -11,7 +11,7 @@ import pulumi_azure_native as azure
 
 from components.azure.clouds import CLOUDS, ROLE_KEY_VAULT_SECRETS_USER
 from components.azure.monitoring import send_logs_to
-from components.azure.network import PrivateEndpoint, PrivateEndpointArgs
+from components.azure.network import private_endpoint
 from components.azure.roles import assign_role
 
 # The shared data key: PostgreSQL Flexible Server and Storage accept RSA 2048/3072/4096
@@ -70,19 +70,7 @@ class SecretVault(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        PrivateEndpoint(
-            f"{name}-endpoint",
-            PrivateEndpointArgs(
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                subnet_id=args.endpoints_subnet_id,
-                target_id=vault.id,
-                group_id="vault",
-                zone_id=args.vault_zone_id,
-                tags=args.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        private_endpoint(f"{name}-endpoint", args, target_id=vault.id, group_id="vault", zone_id=args.vault_zone_id, parent=self)
         key = azure.keyvault.Key(
             f"{name}-data-key",
             key_name="data-encryption",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_azure_native as azure
@@ -192,3 +193,30 @@ class PrivateEndpoint(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})
+
+
+class PrivatePlacement(Protocol):
+    """What a data component's args say about where its private endpoints go."""
+
+    resource_group_name: pulumi.Input[str]
+    location: str
+    endpoints_subnet_id: pulumi.Input[str]
+    tags: Mapping[str, str]
+
+
+def private_endpoint(name: str, placement: PrivatePlacement, *, target_id: pulumi.Input[str], group_id: str, zone_id: pulumi.Input[str], parent: pulumi.Resource) -> PrivateEndpoint:
+    """The private endpoint of a component's resource, in the component's endpoints subnet."""
+    return PrivateEndpoint(
+        name,
+        PrivateEndpointArgs(
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            subnet_id=placement.endpoints_subnet_id,
+            target_id=target_id,
+            group_id=group_id,
+            zone_id=zone_id,
+            tags=placement.tags,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+

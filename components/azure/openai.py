@@ -22,7 +22,7 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components.azure.monitoring import send_logs_to
-from components.azure.network import PrivateEndpoint, PrivateEndpointArgs
+from components.azure.network import PrivateEndpoint, PrivateEndpointArgs, private_endpoint
 from components.azure.openai_catalog import ResolvedDeployment
 
 
@@ -198,19 +198,7 @@ class SearchService(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        PrivateEndpoint(
-            f"{name}-endpoint",
-            PrivateEndpointArgs(
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                subnet_id=args.endpoints_subnet_id,
-                target_id=service.id,
-                group_id="searchService",
-                zone_id=args.zone_id,
-                tags=args.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        private_endpoint(f"{name}-endpoint", args, target_id=service.id, group_id="searchService", zone_id=args.zone_id, parent=self)
         send_logs_to(f"{name}-logs", resource_id=service.id, workspace_id=args.workspace_id, parent=self)
         self.service_id = service.id
         self.service_name = service.name
