@@ -88,3 +88,11 @@ def test_cli_round_trip_plans_and_exits_2_on_bad_input(stacks_dir: Path, monkeyp
     assert plan.resources
     assert main(["new-stack", "cli2", "--cloud", "gcp", "--phase", "poc", "--residency", "us"]) == 2
     assert "--cloud 'gcp'" in capsys.readouterr().err
+
+
+def test_promote_of_a_malformed_stack_file_exits_2_in_one_line(stacks_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("scripts.ops.new_stack.STACKS_DIR", stacks_dir)
+    (stacks_dir / "Pulumi.broken.yaml").write_text("config:\n  llm-platform:phase: poc\n   bad: [\n")
+    assert main(["promote", "broken", "--to", "beta"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid YAML" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from policies.llm_guard.profiles import BUILTIN_PROFILES, ResidencyProfile
+from scripts.engine import read_stack_file
 from stacks.config import NAMESPACE, api_key_config_key, load_config
 
 STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"
@@ -82,6 +83,8 @@ def _yaml() -> YAML:
 
 
 def _load(path: Path) -> CommentedMap:
+    # The same strict reading `plan` does first: one line naming the problem, never a traceback.
+    read_stack_file(str(path))
     data = _yaml().load(path.read_text(encoding="utf-8"))
     if not isinstance(data, CommentedMap) or not isinstance(data.get("config"), CommentedMap):
         raise NewStackError(f"{path} is not a Pulumi stack config file: expected a mapping with a 'config' mapping")
@@ -213,8 +216,6 @@ def _annotate(config: CommentedMap) -> None:
 
 def _validate(text: str, path: Path) -> None:
     """The same reading and validation `plan` and `pulumi up` run first (ConfigError / PlanInputError)."""
-    from scripts.engine import read_stack_file
-
     tmp = path.with_name(f".{path.name}.check")
     tmp.write_text(text, encoding="utf-8")
     try:
