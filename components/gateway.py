@@ -22,6 +22,11 @@ from components.azure.openai_catalog import ResolvedDeployment
 from components.lowcode import Container, SecretRef, Service
 
 Tier = Literal["self-hosted", "managed", "api"]
+TIERS: tuple[Tier, ...] = ("self-hosted", "managed", "api")
+# How a route picks among the upstreams of one order level: LiteLLM's least-busy, or its
+# cost-based-routing (litellm 1.108.6 router_strategy/lowest_cost.py: the lowest input + output
+# price per token in litellm.model_cost, read from model_info.base_model first, then the model).
+RouteStrategy = Literal["least-busy", "cheapest"]
 # Request types a route serves; clients pick a route by its public name (the model alias).
 RouteKind = Literal["chat", "embeddings", "code", "long-context"]
 ROUTE_KINDS: tuple[RouteKind, ...] = ("chat", "embeddings", "code", "long-context")
@@ -38,6 +43,11 @@ AUTH_MODULE = "llm_platform_auth"
 TEAMS_ENV = "LLM_PLATFORM_TEAMS"  # JSON {team: {models, monthly_budget_usd}}; no secret in it
 BUDGET_ALERTS_ENV = "LLM_PLATFORM_BUDGET_ALERT_PERCENTS"  # e.g. "50,80,100"
 UPSTREAM_BUDGETS_ENV = "LLM_PLATFORM_UPSTREAM_BUDGETS"  # JSON {upstream id: USD per month}, for alerts
+# First word of the spend tracker's alert log line (components/gateway_auth.py _add); Azure's log
+# alert rule matches it (components/azure/alerts.py).
+BUDGET_ALERT_MARKER = "LLM_PLATFORM_BUDGET_ALERT"
+# AWS: the SNS topic the spend tracker also publishes each alert to (components/aws/alerts.py).
+BUDGET_ALERT_TOPIC_ENV = "LLM_PLATFORM_BUDGET_ALERT_TOPIC_ARN"
 # Shared state (budgets, cooldowns, usage) for every gateway replica: the managed Redis, given to
 # the pod as these env vars (interfaces.md section 4); REDIS_SSL is "True"/"False".
 REDIS_ENV = ("REDIS_HOST", "REDIS_PORT", "REDIS_SSL")
@@ -102,8 +112,20 @@ class Route:
 
     name: str  # what clients ask for
     primary: tuple[Upstream, ...]
-    fallbacks: tuple[Upstream, ...] = ()
+    # One order level each; a tuple is one level of equivalent upstreams (balanced, or the
+    # cheapest first with strategy "cheapest").
+    fallbacks: tuple[Upstream | tuple[Upstream, ...], ...] = ()
     kind: RouteKind = "chat"
+    strategy: RouteStrategy = "least-busy"
+
+    @property
+    def levels(self) -> list[tuple[Upstream, ...]]:
+        """Order levels: the self-hosted models first, then each fallback level."""
+        return [*([self.primary] if self.primary else []), *[f if isinstance(f, tuple) else (f,) for f in self.fallbacks]]
+
+    @property
+    def upstreams(self) -> list[Upstream]:
+        return [u for level in self.levels for u in level]
 
 
 @dataclass(frozen=True)
@@ -145,13 +167,48 @@ class RouterSettings:
     cooldown_seconds: int = 30
     timeout_seconds: int = 600
     routing_strategy: str = "least-busy"
+    # Request tags (Scale): every deployment carries its tier and provider as LiteLLM tags and the
+    # router filters on the request's tags (router_settings.enable_tag_filtering; see tag_routing).
+    tag_routing: bool = False
 
 
 def _group_upstreams(route: Route) -> list[tuple[Upstream, ...]]:
-    return [*([route.primary] if route.primary else []), *[(f,) for f in route.fallbacks]]
+    return route.levels
 
 
-def _deployment(route: Route, upstream: Upstream, order: int | None) -> dict[str, Any]:
+# LiteLLM's tag filter (litellm 1.108.6 router_strategy/tag_based_routing.py get_deployments_for_tag)
+# sends an UNTAGGED request only to deployments tagged "default" when any deployment of the group
+# has that tag: no deployment may carry it, so untagged requests see every level as before.
+RESERVED_TAG = "default"
+
+
+def deployment_tags(upstream: Upstream) -> list[str]:
+    """What a client may ask for with `tags` / `x-litellm-tags`: the tier (self-hosted, managed,
+    api) and, for fallbacks, the service (bedrock, azure, sagemaker, or the API provider's name)."""
+    if upstream.tier == "api":
+        service = str(upstream.model_info.get("api_provider") or upstream.litellm_model.partition("/")[0])
+    elif upstream.tier == "managed":
+        service = upstream.litellm_model.partition("/")[0].removesuffix("_chat")  # sagemaker_chat/ -> sagemaker
+    else:
+        service = ""
+    tags = [upstream.tier, *([service] if service and service not in TIERS else [])]
+    if RESERVED_TAG in tags:
+        raise ValueError(f"upstream {upstream.id}: the tag {RESERVED_TAG!r} would change where untagged requests go")
+    return tags
+
+
+def cost_map_name(upstream: Upstream) -> str | None:
+    """The name LiteLLM's cost map prices this upstream under, when its provider/model spelling is
+    not that name. The budgets price `openai/<m>` and `bedrock/<profile>` answers under `<m>` and
+    `<profile>` (litellm.cost_per_token strips the provider), but cost-based routing looks the
+    deployment up verbatim (lowest_cost.py _deployment_cost_map_rates: model_info.base_model, else
+    litellm_params.model) and ranks a miss at 5 USD per token each way, i.e. always last; with
+    base_model set both read the same row. Others (mistral/, deepseek/, ...) are keys as written."""
+    provider, _, name = upstream.litellm_model.partition("/")
+    return name if provider in ("openai", "bedrock") and name else None
+
+
+def _deployment(route: Route, upstream: Upstream, order: int | None, tags: bool = False) -> dict[str, Any]:
     params: dict[str, Any] = {"model": upstream.litellm_model, **dict(upstream.params)}
     if upstream.api_base:
         params["api_base"] = upstream.api_base
@@ -164,6 +221,10 @@ def _deployment(route: Route, upstream: Upstream, order: int | None) -> dict[str
     if order is not None:
         params["order"] = order
     info = {**dict(upstream.model_info), "id": upstream.id, "platform_tier": upstream.tier, "platform_route_kind": route.kind}
+    if tags:
+        params["tags"] = deployment_tags(upstream)
+    if route.strategy == "cheapest" and "base_model" not in info and (priced := cost_map_name(upstream)):
+        info["base_model"] = priced
     return {"model_name": route.name, "litellm_params": params, "model_info": info}
 
 
@@ -183,7 +244,7 @@ def litellm_config(
         levels = _group_upstreams(route)
         for level, upstreams in enumerate(levels, start=1):
             for upstream in upstreams:
-                model_list.append(_deployment(route, upstream, level if len(levels) > 1 else None))
+                model_list.append(_deployment(route, upstream, level if len(levels) > 1 else None, settings.tag_routing))
     router_settings: dict[str, Any] = {
         "routing_strategy": settings.routing_strategy,
         "num_retries": settings.num_retries,
@@ -194,6 +255,24 @@ def litellm_config(
         # (litellm/router.py _pre_call_checks).
         "enable_pre_call_checks": True,
     }
+    if settings.tag_routing:
+        # A request's tags (body `tags`, `metadata.tags`, header `x-litellm-tags`: litellm 1.108.6
+        # proxy/litellm_pre_call_utils.py add_request_tag_to_metadata) narrow the deployments of
+        # the route it names, before the order levels are applied (router.py
+        # async_get_healthy_deployments: get_deployments_for_tag, then ORDER FILTERING), so
+        # `self-hosted` never overflows to a fallback and `api` skips the self-hosted level. A tag
+        # matching none of the route's deployments is refused (tag_based_routing.py
+        # _resolve_or_fail_open: no deployment sets model_info.allow_fail_open). Tags never name
+        # another route: only the requested model group is filtered, after the key's model check.
+        router_settings["enable_tag_filtering"] = True
+    cheapest = [route.name for route in routes if route.strategy == "cheapest"]
+    if cheapest:
+        # Per-route strategy (litellm 1.108.6 router.py _get_routing_context: a model_name in a
+        # routing group uses the group's strategy; the proxy passes router_settings.routing_groups
+        # to Router(); router_utils/routing_groups.py). Each group is named after its route, so the
+        # name stays the route itself (a group shadowed by a model_name is not callable as one:
+        # router.py get_routing_group) and no new public name appears.
+        router_settings["routing_groups"] = [{"group_name": name, "models": [name], "routing_strategy": "cost-based-routing"} for name in cheapest]
     litellm_settings: dict[str, Any] = {"drop_params": True, "request_timeout": settings.timeout_seconds}
     general_settings: dict[str, Any] = {"master_key": f"os.environ/{MASTER_KEY_ENV}"}
     if access is not None and access.shared_state:
@@ -256,9 +335,87 @@ def bedrock_content_filter(guardrail_id: Any, guardrail_version: Any, region: st
     }
 
 
-def gateway_files() -> dict[str, str]:
-    """Files shipped beside config.yaml (the custom auth and spend module)."""
-    return {AUTH_MODULE_FILE: (Path(__file__).parent / "gateway_auth.py").read_text()}
+# The self-hosted content filter's guardrail class ships beside config.yaml like the auth module
+# (LiteLLM imports `<module>.<Class>` from the config file's directory for a guardrail whose
+# `guardrail` contains a dot: litellm/proxy/guardrails/guardrail_registry.py _create_callbacks ->
+# initialize_custom_guardrail -> litellm/proxy/types_utils/utils.py get_instance_fn, 1.108.6).
+GUARD_MODULE = "llm_platform_guard"
+GUARD_MODULE_FILE = f"{GUARD_MODULE}.py"
+GUARD_GUARDRAIL_NAME = "self-hosted-content-filter"
+
+
+@dataclass(frozen=True)
+class GuardFamily:
+    """Guard models whose verdict format components/gateway_guard.py reads."""
+
+    label: str
+    id_pattern: str  # matched against the lower-case Hugging Face / ModelScope id
+    examples: tuple[str, ...]
+    controversial_level: bool  # has a middle severity level besides safe and unsafe
+
+
+# Qwen3Guard-Gen (Apache-2.0, 119 languages incl. Chinese; Hugging Face and ModelScope under the
+# same ids Qwen/Qwen3Guard-Gen-{0.6B,4B,8B}: github.com/QwenLM/Qwen3Guard README "Basic
+# information", read 2026-11-30): "Safety: Safe|Unsafe|Controversial" and "Categories: ..." lines
+# (+ "Refusal: Yes|No" when it moderates an answer). Llama Guard 3 (Llama 3.x Community License,
+# gated on Hugging Face; huggingface.co/meta-llama/Llama-Guard-3-8B model card, read 2026-11-30):
+# "safe", or "unsafe" and a line of hazard codes "S1,S10".
+GUARD_FAMILIES: dict[str, GuardFamily] = {
+    "qwen3guard": GuardFamily("Qwen3Guard-Gen", r"^qwen/qwen3guard-gen-[\w.-]+$", ("Qwen/Qwen3Guard-Gen-0.6B", "Qwen/Qwen3Guard-Gen-4B", "Qwen/Qwen3Guard-Gen-8B"), True),
+    "llama-guard": GuardFamily("Llama Guard 3", r"^meta-llama/llama-guard-3-[\w.-]+$", ("meta-llama/Llama-Guard-3-8B",), False),
+}
+
+
+def guard_family(model_id: str) -> str | None:
+    """The guard family of a model id (GUARD_FAMILIES key), or None for a model that is not one."""
+    return next((name for name, family in GUARD_FAMILIES.items() if re.fullmatch(family.id_pattern, model_id.lower())), None)
+
+
+def guard_content_filter(
+    family: str,
+    served_name: str,
+    api_base_env: str,
+    checks: Sequence[str] = ("input", "output"),
+    on_unavailable: str = "block",
+    timeout_seconds: float = 5,
+    controversial: str = "block",
+    chunk_chars: int = 6000,
+) -> dict[str, Any]:
+    """The self-hosted guard model on the prompt (pre_call) and/or the answer (post_call) of every
+    route, self-hosted ones included, as a LiteLLM custom guardrail (components/gateway_guard.py,
+    shipped by gateway_files()). `default_on` runs it without the client asking
+    (litellm/types/guardrails.py); the extra litellm_params reach the class's constructor
+    (guardrail_registry.py initialize_custom_guardrail: every param but guardrail, mode, default_on
+    and stream_scope). The guard's API root comes from the env var the gateway already has for
+    each model server (stacks/scale.py vllm_base_env)."""
+    if family not in GUARD_FAMILIES:
+        raise ValueError(f"unknown guard family {family!r}")
+    mode = [hook for check, hook in (("input", "pre_call"), ("output", "post_call")) if check in checks]
+    return {
+        "guardrail_name": GUARD_GUARDRAIL_NAME,
+        "litellm_params": {
+            "guardrail": f"{GUARD_MODULE}.SelfHostedGuard",
+            "mode": mode,
+            "default_on": True,
+            "guard_family": family,
+            "guard_model": served_name,
+            "guard_api_base_env": api_base_env,
+            "guard_timeout_seconds": timeout_seconds,
+            "on_unavailable": on_unavailable,
+            "block_controversial": controversial == "block",
+            "guard_chunk_chars": chunk_chars,
+        },
+    }
+
+
+def gateway_files(with_guard: bool = False) -> dict[str, str]:
+    """Files shipped beside config.yaml: the custom auth and spend module and, `with_guard`, the
+    self-hosted content filter's guardrail (guard_content_filter)."""
+    here = Path(__file__).parent
+    files = {AUTH_MODULE_FILE: (here / "gateway_auth.py").read_text()}
+    if with_guard:
+        files[GUARD_MODULE_FILE] = (here / "gateway_guard.py").read_text()
+    return files
 
 
 def access_env(access: GatewayAccess) -> dict[str, str]:

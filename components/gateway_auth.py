@@ -20,18 +20,24 @@ litellm/proxy/auth/user_api_key_auth.py) is the supported alternative:
   memory: budgets still apply, per replica and reset on restart; a WARNING
   `LLM_PLATFORM_BUDGET_LOCAL` at start says so. Never a 503 for a store that does not exist;
 - crossing an alert threshold (percent of a team's or an upstream's monthly budget) logs one
-  WARNING line `LLM_PLATFORM_BUDGET_ALERT ...` per threshold and month: the log-based alarm
-  (CloudWatch metric filter / Azure Monitor log alert) fires on it, before the cut-off.
+  WARNING line `LLM_PLATFORM_BUDGET_ALERT ...` per threshold and month, before the cut-off. On
+  Azure the log alert rule over Container Insights' ContainerLogV2 mails it
+  (components/azure/alerts.py); on AWS, where pod logs reach no alarm, the tracker also
+  publishes it to the SNS topic in LLM_PLATFORM_BUDGET_ALERT_TOPIC_ARN (components/aws/alerts.py)
+  with boto3 (a dependency of litellm itself, so in the image), off the event loop; a failed
+  publish is logged (`LLM_PLATFORM_NOTIFY_FAILED`), never raised into a request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import os
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +67,10 @@ _METRICS_DIGEST = _digest(os.environ["LLM_PLATFORM_METRICS_KEY"]) if os.environ.
 _TEAM_DIGESTS = {_digest(os.environ[_team_key_env(t)]): t for t in TEAMS if os.environ.get(_team_key_env(t))}
 
 _redis: Any = None
+ALERT_MARKER = "LLM_PLATFORM_BUDGET_ALERT"  # components.gateway.BUDGET_ALERT_MARKER
+ALERT_TOPIC_ARN = os.environ.get("LLM_PLATFORM_BUDGET_ALERT_TOPIC_ARN") or None
+_sns: Any = None
+_sns_lock = threading.Lock()
 
 
 class _ProcessCounters:
@@ -163,7 +173,50 @@ async def _add(kind: str, name: str, cost: float, budget: float | None) -> None:
         return
     for percent in ALERT_PERCENTS:
         if total >= budget * percent / 100 and await redis.set(f"{key}:alert:{percent}", "1", nx=True, ex=MONTH_TTL_SECONDS):
-            log.warning("LLM_PLATFORM_BUDGET_ALERT %s=%s percent=%d spent_usd=%.4f budget_usd=%.4f month=%s", kind, name, percent, total, budget, _month())
+            line = f"{ALERT_MARKER} {kind}={name} percent={percent:d} spent_usd={total:.4f} budget_usd={budget:.4f} month={_month()}"
+            log.warning("%s", line)
+            if ALERT_TOPIC_ARN:
+                await _notify(kind, name, percent, line)
+
+
+def _publish(subject: str, message: str) -> None:
+    """One SNS Publish with the pod's role (EKS Pod Identity: boto3's container credential
+    provider). Blocking: runs in a worker thread."""
+    global _sns
+    assert ALERT_TOPIC_ARN is not None
+    with _sns_lock:  # boto3 sessions are not thread-safe: one client, built once
+        if _sns is None:
+            import boto3
+            from botocore.config import Config
+
+            # The topic's region (arn:<partition>:sns:<region>:<account>:<name>): boto3 then picks
+            # the partition's endpoint (the .com.cn one in aws-cn).
+            _sns = boto3.session.Session().client(
+                "sns",
+                region_name=ALERT_TOPIC_ARN.split(":")[3],
+                config=Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
+            )
+    _sns.publish(TopicArn=ALERT_TOPIC_ARN, Subject=subject[:99], Message=message)
+
+
+async def _notify(kind: str, name: str, percent: int, line: str) -> None:
+    """Mail the alert through the SNS topic; once per threshold and month like the line (not
+    retried beyond botocore's own retries). Never raises: spend tracking and requests go on."""
+    subject = f"LLM budget alert: {kind} {name} at {percent}% of its monthly budget"
+    message = (
+        f"The LLM gateway's {kind} '{name}' has spent {percent}% or more of its monthly budget.\n"
+        "At 100% the gateway refuses the team's requests (429 budget_exceeded) or skips the upstream until the month ends.\n\n"
+        f"{line}\n"
+    )
+    try:
+        await asyncio.to_thread(_publish, subject.encode("ascii", "replace").decode(), message)
+    except Exception as exc:  # noqa: BLE001 - whatever boto3 raises, the request path must not see it
+        # The exception's class and AWS error code (AccessDenied, KMS.KMSAccessDenied...), never
+        # its text or the request.
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+        error = f"{type(exc).__name__} {code}".strip()
+        log.error("LLM_PLATFORM_NOTIFY_FAILED %s=%s percent=%d error=%s", kind, name, percent, error)
 
 
 class SpendTracker(CustomLogger):

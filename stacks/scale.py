@@ -17,6 +17,7 @@ import pulumi
 
 from components.gateway import (
     APP_TEAM,
+    BUDGET_ALERT_TOPIC_ENV,
     MASTER_KEY_ENV,
     METRICS_KEY_ENV,
     METRICS_KEY_SECRET,
@@ -29,6 +30,8 @@ from components.gateway import (
     access_env,
     bedrock_content_filter,
     gateway_files,
+    guard_content_filter,
+    guard_family,
     litellm_config,
     render_config,
     team_key_secret,
@@ -105,10 +108,22 @@ def plan_gateway(scale: ScaleConfig, model_url: Callable[[str], str], managed: M
                     stream_timeout=SELF_HOSTED_STREAM_TIMEOUT_SECONDS,
                 )
             )
-        fallbacks = [_fallback(route, ref, plan, managed, cfg) for ref in route.fallbacks]
+        # Each level's upstreams get the route's limits and budget each ("a | b": both capped).
+        levels = [tuple(_fallback(route, ref, plan, managed, cfg) for ref in level) for level in route.fallback_levels()]
+        fallbacks = [level if len(level) > 1 else level[0] for level in levels]
+        if route.strategy == "cheapest" and not any(len(level) > 1 for level in levels):
+            # Not an error: `new-stack` may drop a level's providers a profile forbids.
+            pulumi.log.warn(
+                f"llm-platform:scale.routes '{route.name}' strategy cheapest chooses among the equivalent upstreams of one fallback level, and this route has none "
+                "(write a level as 'api:<provider>/<model> | api:<provider>/<model>'): its levels are tried in order"
+            )
         if (notice := unpriced_budget_warning(route)) is not None:
             pulumi.log.warn(notice)
-        plan.routes.append(Route(route.name, primary=tuple(primary), fallbacks=tuple(fallbacks), kind=route.kind))
+        plan.routes.append(Route(route.name, primary=tuple(primary), fallbacks=tuple(fallbacks), kind=route.kind, strategy=route.strategy))
+    if scale.content_filter is not None:
+        # The guard model has no route (nothing lists or calls it through the gateway): only the
+        # content filter's guardrail calls its server, at this API root.
+        plan.env[vllm_base_env(scale.content_filter.model)] = model_url(scale.content_filter.model)
     return plan
 
 
@@ -168,11 +183,11 @@ PRICED_FALLBACK_KINDS = ("api", "bedrock", "azure")
 
 def unpriced_budget_warning(route: RouteConfig) -> str | None:
     """A warning when a route's maxBudget can limit none of its upstreams."""
-    if route.max_budget is None or any(ref.partition(":")[0] in PRICED_FALLBACK_KINDS for ref in route.fallbacks):
+    if route.max_budget is None or any(ref.partition(":")[0] in PRICED_FALLBACK_KINDS for ref in route.fallback_refs):
         return None
     return (
         f"llm-platform:scale.routes '{route.name}' maxBudget {route.max_budget:g} limits nothing: its upstreams "
-        f"({', '.join([*(f'selfHosted:{m}' for m in route.self_hosted), *route.fallbacks]) or 'none'}) are billed per instance-hour and "
+        f"({', '.join([*(f'selfHosted:{m}' for m in route.self_hosted), *route.fallback_refs]) or 'none'}) are billed per instance-hour and "
         "LiteLLM prices their answers at 0, so only the cloud budget (llm-platform:budget) covers them; "
         "remove maxBudget or add an api:, bedrock: or azure: fallback for it to cap"
     )
@@ -226,8 +241,14 @@ def gateway_access(cfg: PlatformConfig, plan: GatewayPlan) -> GatewayAccess:
     teams = tuple(
         Team(t.name, tuple(t.routes or routes), round(monthly_usd * t.budget_percent / 100, 2) if t.budget_percent else None) for t in scale.gateway.teams
     )
-    budgets = {u.id: u.max_budget for r in plan.routes for u in (*r.primary, *r.fallbacks) if u.max_budget is not None}
+    budgets = {u.id: u.max_budget for r in plan.routes for u in r.upstreams if u.max_budget is not None}
     return GatewayAccess(teams, tuple(cfg.budget.thresholds), budgets)
+
+
+def gateway_alerts_budgets(access: GatewayAccess) -> bool:
+    """Whether the gateway's spend tracker can raise a budget alert at all (a team budget or an
+    upstream's maxBudget): only then the stack delivers them (SNS topic / log alert rule)."""
+    return any(t.monthly_budget_usd for t in access.teams) or any(access.upstream_budgets_usd.values())
 
 
 # Fallback kinds whose service filters content itself: Azure OpenAI's default content filter runs
@@ -236,16 +257,54 @@ def gateway_access(cfg: PlatformConfig, plan: GatewayPlan) -> GatewayAccess:
 SELF_FILTERED_FALLBACK_KINDS = ("azure",)
 
 
-def unfiltered_routes_warning(scale: ScaleConfig) -> str | None:
-    """Without a gateway guardrail (every Scale stack but AWS with Beta's Bedrock guardrail), the
-    routes whose prompts and answers reach a model no content filter checks."""
-    routes = [r.name for r in scale.routes if r.self_hosted or any(f.partition(":")[0] not in SELF_FILTERED_FALLBACK_KINDS for f in r.fallbacks)]
+def self_hosted_content_filter(scale: ScaleConfig) -> list[dict[str, Any]]:
+    """The gateway guardrail of `scale.contentFilter` (the self-hosted guard model), if set."""
+    guard = scale.content_filter
+    if guard is None:
+        return []
+    from components.k8s.model_fit import architecture_of
+
+    model = next(m for m in scale.models if m.name == guard.model)
+    family = guard_family(model.hugging_face_id)
+    assert family is not None  # checked with the config (stacks/config/checks.py)
+    arch = architecture_of(model.hugging_face_id)
+    context = model.max_model_len or (model.architecture.context_length if model.architecture else arch.context if arch else 8192)
+    if model.min_replicas == 1 and guard.on_unavailable == "block":
+        pulumi.log.warn(
+            f"llm-platform:scale.models '{model.name}' (the content filter) runs one replica with onUnavailable block: while a node drain or upgrade moves it "
+            "(minutes: a GPU node, the image, the weights) every request is refused with 503; set minReplicas to 2 to keep serving"
+        )
+    # Characters per guard call: at worst one token each (Chinese), with room for the guard's chat
+    # template (its policy text) and the verdict in the guard's context.
+    chunk_chars = max(1000, (context - GUARD_TEMPLATE_TOKENS) // 2)
+    return [guard_content_filter(family, guard.model, vllm_base_env(guard.model), guard.checks, guard.on_unavailable, guard.timeout_seconds, guard.controversial, chunk_chars)]
+
+
+# Tokens of a guard call besides the checked text: the guard's chat template (Qwen3Guard's and
+# Llama Guard's carry their safety policy, a few hundred tokens) and the verdict (VERDICT_MAX_TOKENS).
+GUARD_TEMPLATE_TOKENS = 1024
+
+
+def unfiltered_routes_warning(scale: ScaleConfig, filtered: bool = False) -> str | None:
+    """The routes whose prompts or answers reach a model or a client no content filter checks:
+    none when `filtered` (Beta's Bedrock guardrail on AWS checks both ways) or when
+    scale.contentFilter checks both ways."""
+    guard = scale.content_filter
+    if filtered or (guard is not None and set(guard.checks) == {"input", "output"}):
+        return None
+    if guard is not None:
+        unchecked = "answers" if "output" not in guard.checks else "prompts"
+        return (
+            f"llm-platform:scale.contentFilter.checks is {guard.checks}: the {unchecked} of every route pass unchecked; "
+            "add the missing check (input: prompts, output: answers) unless another filter covers them"
+        )
+    routes = [r.name for r in scale.routes if r.self_hosted or any(f.partition(":")[0] not in SELF_FILTERED_FALLBACK_KINDS for f in r.fallback_refs)]
     if not routes:
         return None
     return (
         f"llm-platform:scale.routes without a content filter: {', '.join(routes)} (their self-hosted, api: and sagemaker: upstreams get "
-        "unchecked prompts and return unchecked answers; only Scale on AWS with Beta's Bedrock guardrail filters every route): "
-        "add one in front of the gateway or see docs/scale.md 'Content filtering'"
+        "unchecked prompts and return unchecked answers): set llm-platform:scale.contentFilter (a self-hosted guard model, every cloud) "
+        "or see docs/scale.md 'Content filtering'"
     )
 
 
@@ -257,8 +316,11 @@ def gateway_config_yaml(
     guardrails: Sequence[Mapping[str, Any]] = (),
 ) -> pulumi.Output[str]:
     g = scale.gateway
-    settings = RouterSettings(num_retries=g.num_retries, allowed_fails=g.allowed_fails, cooldown_seconds=g.cooldown_seconds, timeout_seconds=g.timeout_seconds)
-    if not guardrails and (notice := unfiltered_routes_warning(scale)) is not None:
+    settings = RouterSettings(num_retries=g.num_retries, allowed_fails=g.allowed_fails, cooldown_seconds=g.cooldown_seconds, timeout_seconds=g.timeout_seconds, tag_routing=True)
+    from components.gateway import GUARD_GUARDRAIL_NAME
+
+    other_filter = any(g.get("guardrail_name") != GUARD_GUARDRAIL_NAME for g in guardrails)
+    if (notice := unfiltered_routes_warning(scale, filtered=other_filter)) is not None:
         pulumi.log.warn(notice)
     # Upstream fields may be outputs (ARNs, endpoints): render once they are known.
     return pulumi.Output.from_input(litellm_config(plan.routes, settings, extra_settings, access, guardrails)).apply(render_config)
@@ -405,7 +467,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
             mirrors=mirrors,
             max_replicas=scale.gateway.max_replicas,
             cpu_cores=scale.gateway.cpu,
-            files=gateway_files(),
+            files=gateway_files(with_guard=scale.content_filter is not None),
         ),
         opts=opts,
     )
@@ -642,6 +704,10 @@ def scale_aws(ctx: StackContext) -> None:
     gateway_secrets[REDIS_PASSWORD_ENV] = redis.password_secret_arn
     access = gateway_access(cfg, plan)
     plan.env.update(access_env(access))
+    # Budget alerts by email: the spend tracker publishes each to this topic (pod logs reach no alarm here).
+    alerts = _budget_alerts_aws(ctx, key_arn) if gateway_alerts_budgets(access) else None
+    if alerts is not None:
+        plan.env[BUDGET_ALERT_TOPIC_ENV] = alerts.topic_arn
     team_keys: dict[str, pulumi.Output[str]] = {}
     for team in access.teams:
         team_keys[team.name] = aws_team_key(ctx, team.name, key_arn).arn
@@ -665,6 +731,8 @@ def scale_aws(ctx: StackContext) -> None:
         }
     if plan.sagemaker_endpoints:
         gateway_policies["invoke-sagemaker"] = invoke_policy(account, [beta.sagemaker.endpoint_names[m] for m in plan.sagemaker_endpoints])
+    if alerts is not None:
+        gateway_policies["publish-budget-alerts"] = alerts.publish_policy
     gateway_identity = [cluster.workload_role("gateway", GATEWAY_NAMESPACE, LlmGateway.SERVICE_ACCOUNT, gateway_policies).association] if gateway_policies else []
     autoscaler_sa = "cluster-autoscaler"
     autoscaler_identity = cluster.workload_role("cluster-autoscaler", "kube-system", autoscaler_sa, {"resize-node-groups": autoscaler_policy(cluster_name, account)})
@@ -691,7 +759,7 @@ def scale_aws(ctx: StackContext) -> None:
             gateway_secrets=gateway_secrets,
             hugging_face_secret=hf_arn,
             gateway_plan=plan,
-            gateway_config=gateway_config_yaml(scale, plan, LITELLM_METRICS_SETTINGS, access, content_filters),
+            gateway_config=gateway_config_yaml(scale, plan, LITELLM_METRICS_SETTINGS, access, [*self_hosted_content_filter(scale), *content_filters]),
             gateway_annotations={},
             gateway_pod_labels={},
             load_balancer_annotations={
@@ -732,6 +800,25 @@ def scale_aws(ctx: StackContext) -> None:
     pulumi.export("gatewayUrl", gateway_url)
     pulumi.export("gatewayMasterKeySecretArn", gateway_key.arn)
     pulumi.export("kubeconfigCommand", f"aws eks update-kubeconfig --name {cluster_name} --region {account.region}")
+    if alerts is not None:
+        pulumi.export("budgetAlertTopicArn", alerts.topic_arn)
+
+
+def _budget_alerts_aws(ctx: StackContext, key_arn: pulumi.Input[str]) -> Any:
+    from components.aws.alerts import BudgetAlertTopic, BudgetAlertTopicArgs
+
+    assert ctx.aws_account is not None
+    return BudgetAlertTopic(
+        "budget-alerts",
+        BudgetAlertTopicArgs(
+            account=ctx.aws_account,
+            topic_name=ctx.namer.name("budget-alerts", max_len=256),
+            kms_key_arn=key_arn,
+            emails=ctx.config.budget.emails,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts,
+    )
 
 
 def _gateway_redis_aws(ctx: StackContext, foundation: Any, cluster: Any) -> Any:
@@ -915,7 +1002,9 @@ def scale_azure(ctx: StackContext) -> None:
             gateway_secrets=gateway_secrets,
             hugging_face_secret=hf_secret,
             gateway_plan=plan,
-            gateway_config=gateway_config_yaml(scale, plan, {**LITELLM_METRICS_SETTINGS, **({"enable_azure_ad_token_refresh": True} if plan.uses_azure_openai else {})}, access),
+            gateway_config=gateway_config_yaml(
+                scale, plan, {**LITELLM_METRICS_SETTINGS, **({"enable_azure_ad_token_refresh": True} if plan.uses_azure_openai else {})}, access, self_hosted_content_filter(scale)
+            ),
             gateway_annotations={"azure.workload.identity/client-id": gateway_identity.client_id},
             gateway_pod_labels=workload_identity,
             load_balancer_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
@@ -924,6 +1013,7 @@ def scale_azure(ctx: StackContext) -> None:
             gateway_identity=[federations["gateway"]],
         ),
     )
+    alert_group_id = _budget_alerts_azure(ctx, rg_name, foundation.workspace.workspace_id, [cluster]) if gateway_alerts_budgets(access) else None
     gateway_url = _gateway_url(gateway.service)
     app = beta.app
     if app_reads_gateway_env(ctx.config):
@@ -936,3 +1026,33 @@ def scale_azure(ctx: StackContext) -> None:
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("gatewayUrl", gateway_url)
     pulumi.export("kubeconfigCommand", pulumi.Output.concat("az aks get-credentials --resource-group ", rg_name, " --name ", cluster.cluster_name, " && kubelogin convert-kubeconfig -l azurecli"))
+    if alert_group_id is not None:
+        pulumi.export("budgetAlertActionGroupId", alert_group_id)
+
+
+def _budget_alerts_azure(ctx: StackContext, rg_name: pulumi.Input[str], workspace_id: pulumi.Input[str], after: Sequence[pulumi.Resource]) -> pulumi.Output[str]:
+    """Budget alerts by email: a log alert rule on the gateway's ContainerLogV2 lines (Container
+    Insights sends them to the stack's workspace) and an action group mailing budget.emails."""
+    from components.azure.alerts import BudgetAlertRule, BudgetAlertRuleArgs
+    from components.gateway import BUDGET_ALERT_MARKER
+    from components.k8s.serving import GATEWAY_NAMESPACE
+
+    alerts = BudgetAlertRule(
+        "budget-alerts",
+        BudgetAlertRuleArgs(
+            rule_name=ctx.namer.name("budget-alerts"),
+            action_group_name=ctx.namer.name("budget-alerts"),
+            short_name="llm-budget",
+            resource_group_name=rg_name,
+            location=ctx.config.region,
+            workspace_id=workspace_id,
+            emails=ctx.config.budget.emails,
+            namespace=GATEWAY_NAMESPACE,
+            container="litellm",  # LlmGateway's container (components/k8s/serving.py); tests/test_budget_alerts.py checks
+            marker=BUDGET_ALERT_MARKER,
+            tags=ctx.tags,
+            after=after,
+        ),
+        opts=ctx.opts,
+    )
+    return alerts.action_group_id

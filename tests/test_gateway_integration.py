@@ -401,11 +401,13 @@ def test_budgets_are_shared_by_replicas_kept_across_restarts_and_alerted(gateway
     # The faq route's API upstream: each answer costs 45% of its monthly budget.
     budget = _route_budget(gateway_plan, "faq/api-mistral-mistral-small-latest")
     mistral.usage = _cost_usage("mistral/mistral-small-latest", 0.45 * budget)
-    statuses = []
-    for _ in range(4):
+    statuses: list[int] = []
+    while len(statuses) < 5 and 429 not in statuses:
         statuses.append(chat(gateways.a.url, "faq", TEAM_KEYS["app"])[0])
         time.sleep(0.3)  # the spend is counted by a callback after the answer
-    assert statuses == [200, 200, 200, 429], statuses  # refused once spend >= budget
+    # Refused once spend >= budget; the callback counts after the answer, so on a loaded machine
+    # one more answer may start before the third one's spend is counted.
+    assert statuses[:3] == [200, 200, 200] and statuses[-1] == 429, statuses
     time.sleep(2)  # the router writes spend to Redis about every second
     served = len(mistral.requests)
     status, body = chat(gateways.b.url, "faq", TEAM_KEYS["app"])
@@ -445,7 +447,7 @@ def test_every_scale_gateway_serves_public_routes_self_hosted_first_with_scoped_
     assert "fallbacks" not in config["router_settings"]
     for name, route in routes.items():
         levels = [(m["litellm_params"].get("order", 1), m["model_info"]["platform_tier"], m["litellm_params"]) for m in config["model_list"] if m["model_name"] == name]
-        assert len(levels) == len(route.self_hosted) + len(route.fallbacks)
+        assert len(levels) == len(route.self_hosted) + len(route.fallback_refs)
         for order, tier, params in levels:
             assert (tier == "self-hosted") == (order == 1 and bool(route.self_hosted)), (name, order, tier)
             if tier == "self-hosted":
@@ -457,7 +459,8 @@ def test_every_scale_gateway_serves_public_routes_self_hosted_first_with_scoped_
     assert config["general_settings"]["custom_auth_run_common_checks"] is True
     assert config["litellm_settings"]["enable_post_custom_auth_checks"] is True
     assert "llm_platform_auth.spend_tracker" in config["litellm_settings"]["callbacks"]
-    assert set(gateway.files) == {"llm_platform_auth.py"}
+    # The guard module ships only where the stack has a content filter (no roll elsewhere).
+    assert set(gateway.files) == {"llm_platform_auth.py", *(["llm_platform_guard.py"] if scale.content_filter else [])}
     assert {"REDIS_HOST", "REDIS_PORT", "REDIS_SSL"} <= set(gateway.env) and gateway.env["REDIS_SSL"] == "True"
     assert {"REDIS_PASSWORD", "LITELLM_MASTER_KEY"} | {f"LLM_PLATFORM_TEAM_KEY_{t.name.upper().replace('-', '_')}" for t in scale.gateway.teams} <= set(gateway.secret_env)
     teams = json.loads(gateway.env["LLM_PLATFORM_TEAMS"])
@@ -465,9 +468,11 @@ def test_every_scale_gateway_serves_public_routes_self_hosted_first_with_scoped_
     # Content filter on prompts and answers of every route where the cloud offers one.
     config_of_case = case_config(CASES[case_id])["config"]
     if config_of_case["llm-platform:cloud"] == "aws" and (config_of_case["llm-platform:beta"] or {}).get("bedrock"):
-        (content_filter,) = config["guardrails"]
-        params = content_filter["litellm_params"]
+        (params,) = [g["litellm_params"] for g in config["guardrails"] if g["litellm_params"]["guardrail"] == "bedrock"]
         assert params["guardrail"] == "bedrock" and params["default_on"] is True and set(params["mode"]) == {"pre_call", "post_call"}
+    if scale.content_filter is not None:
+        (guard,) = [g["litellm_params"] for g in config["guardrails"] if g["litellm_params"]["guardrail"] == "llm_platform_guard.SelfHostedGuard"]
+        assert guard["default_on"] is True and guard["guard_model"] == scale.content_filter.model
     assert all(set(t["models"]) <= set(routes) for t in teams.values())
 
 

@@ -78,6 +78,18 @@ MODEL_CATALOG: Final[dict[str, ModelArchitecture]] = {
     **_family("Qwen3 14B", ("Qwen/Qwen3-14B",), 14.8, 40, 40, 8, 128, 40960),
     **_family("Qwen3 32B", ("Qwen/Qwen3-32B",), 32.8, 64, 64, 8, 128, 40960),
     **_family("Qwen3 30B-A3B", ("Qwen/Qwen3-30B-A3B",), 30.5, 48, 32, 4, 128, 40960),
+    # Qwen3Guard-Gen guard models (the content filter, components/gateway_guard.py): Qwen3
+    # architecture of their base models (model cards' base_model Qwen/Qwen3-0.6B, -4B, -8B:
+    # 28 layers x 16 heads / 8 KV heads, 36 x 32 / 8, 36 x 32 / 8, head_dim 128); parameters as
+    # the Hugging Face pages show them (0.6B: 0.8B with its untied output layer, featherless.ai
+    # model page); context 32768, what the model card serves them with (`vllm serve
+    # Qwen/Qwen3Guard-Gen-4B --max-model-len 32768`, github.com/QwenLM/Qwen3Guard README, read
+    # 2026-11-30). Same ids on ModelScope (modelscope.cn/models/Qwen/Qwen3Guard-Gen-0.6B, README).
+    **_family("Qwen3Guard-Gen 0.6B", ("Qwen/Qwen3Guard-Gen-0.6B",), 0.8, 28, 16, 8, 128, 32768),
+    **_family("Qwen3Guard-Gen 4B", ("Qwen/Qwen3Guard-Gen-4B",), 4.02, 36, 32, 8, 128, 32768),
+    **_family("Qwen3Guard-Gen 8B", ("Qwen/Qwen3Guard-Gen-8B",), 8.19, 36, 32, 8, 128, 32768),
+    # Llama Guard 3 8B: a Llama 3.1 8B fine-tune (huggingface.co/meta-llama/Llama-Guard-3-8B).
+    **_family("Llama Guard 3 8B", ("meta-llama/Llama-Guard-3-8B",), 8.03, 32, 32, 8, 128, 131072),
     # Llama 3.x (LlamaForCausalLM; 131072 positions with llama3 RoPE scaling)
     **_family("Llama 3.2 1B", ("meta-llama/Llama-3.2-1B-Instruct",), 1.24, 16, 32, 8, 64, 131072),
     **_family("Llama 3.2 3B", ("meta-llama/Llama-3.2-3B-Instruct",), 3.21, 28, 24, 8, 128, 131072),

@@ -4,10 +4,12 @@ interleaved in one run, at concurrency 1 and 8 (by default).
 
     python -m scripts.bench.gateway [--stack scale-aws] [--requests 300] [--concurrency 1 8]
         [--latency-ms 20] [--workers 1] [--setting litellm_settings.KEY=VALUE ...] [--env K=V ...]
-        [--legacy]
+        [--no-route-limits] [--legacy]
 
 Prints, per concurrency, direct vs gateway p50/p99 latency and throughput, what the gateway adds,
-and the gateway's CPU time per request (its whole process group, from /proc).
+and the gateway's CPU time per request (its whole process group, from /proc), and the answers
+that were not 200 by status. `--no-route-limits` removes the benched route's own caps (in-flight
+cap, rpm, tpm, budget) so a high concurrency measures the gateway, not the limits it enforces.
 
 How it measures (and why the first version reported +54 ms at concurrency 1):
 - Both paths use kept-alive connections, one per client thread, with TCP_NODELAY, after a
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -166,8 +169,16 @@ class LoadResult:
     label: str
     latencies_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
-    errors: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)  # HTTP status -> answers
     cpu_s: float | None = None  # gateway process-group CPU time during the load
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status != 200)
+
+    def error_breakdown(self) -> str:
+        """The non-200 answers by status, e.g. "429 x 150, 500 x 5"."""
+        return ", ".join(f"{status} x {n}" for status, n in sorted(self.statuses.items()) if status != 200)
 
     @property
     def p50(self) -> float:
@@ -215,10 +226,12 @@ def run_block(send: Callable[[], int], requests: int, concurrency: int, into: Lo
     if cpu:
         into.cpu_s = (into.cpu_s or 0.0) + cpu() - cpu_before
     into.latencies_ms += [ms for ms, _ in results]
-    into.errors += sum(1 for _, status in results if status != 200)
+    into.statuses.update(status for _, status in results)
 
 
-def interleaved(direct: Callable[[], int], gateway: Callable[[], int], requests: int, concurrency: int, cpu: Callable[[], float], block: int = 50) -> tuple[LoadResult, LoadResult]:
+def interleaved(
+    direct: Callable[[], int], gateway: Callable[[], int], requests: int, concurrency: int, cpu: Callable[[], float], block: int = 50
+) -> tuple[LoadResult, LoadResult]:
     """Alternate blocks of direct and gateway requests until each has `requests`."""
     d, g = LoadResult("direct"), LoadResult("gateway")
     warm = max(20, 4 * concurrency)
@@ -262,7 +275,9 @@ def without_content_filters(config_yaml: str) -> tuple[str, list[str]]:
 
 
 @contextmanager
-def bench_gateway(planned: PlannedGateway, upstream_url: str, config_yaml: str, extra_env: Mapping[str, str], cli_args: Sequence[str]) -> Iterator[tuple[RunningGateway, str]]:
+def bench_gateway(
+    planned: PlannedGateway, upstream_url: str, config_yaml: str, extra_env: Mapping[str, str], cli_args: Sequence[str]
+) -> Iterator[tuple[RunningGateway, str]]:
     """`litellm --config` on a loopback port with the plan's env (every upstream pointed at the
     fake; the shared Redis, when the plan has one, a fakeredis server in this process), like
     scripts.bench.harness.run_gateway but with the given CLI arguments. Yields the gateway and
@@ -271,7 +286,12 @@ def bench_gateway(planned: PlannedGateway, upstream_url: str, config_yaml: str, 
     for name in env:
         if name.startswith("VLLM_") or name.endswith("_API_BASE"):
             env[name] = upstream_url  # every upstream is the same fake: only overhead differs
-    env.update({name: f"sk-bench-{name.lower()}" for name in planned.secret_env}, LITELLM_MASTER_KEY=MASTER_KEY, AWS_ACCESS_KEY_ID="AKIAOFFLINE", AWS_SECRET_ACCESS_KEY="offline")
+    env.update(
+        {name: f"sk-bench-{name.lower()}" for name in planned.secret_env},
+        LITELLM_MASTER_KEY=MASTER_KEY,
+        AWS_ACCESS_KEY_ID="AKIAOFFLINE",
+        AWS_SECRET_ACCESS_KEY="offline",
+    )
     key = env.get(APP_KEY_ENV, MASTER_KEY)
     redis = None
     if "REDIS_HOST" in env:
@@ -287,7 +307,15 @@ def bench_gateway(planned: PlannedGateway, upstream_url: str, config_yaml: str, 
         (workdir / name).write_text(text)
     log_path = workdir / "litellm.log"
     port = free_port()
-    process_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "NO_DOCS": "True", "AWS_EC2_METADATA_DISABLED": "true", **env}
+    process_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "NO_DOCS": "True",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **env,
+    }
     command = [litellm_executable(), "--config", str(workdir / "config.yaml"), "--host", "127.0.0.1", "--port", str(port), *cli_args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=process_env, cwd=workdir, start_new_session=True)
@@ -301,6 +329,23 @@ def bench_gateway(planned: PlannedGateway, upstream_url: str, config_yaml: str, 
         if redis is not None:
             redis.shutdown()
             redis.server_close()
+
+
+# A deployment's own limits (LiteLLM litellm_params): in-flight cap, rate limits, spend budget.
+ROUTE_LIMITS = ("max_parallel_requests", "rpm", "tpm", "max_budget", "budget_duration")
+
+
+def without_route_limits(config_yaml: str, route: str) -> tuple[str, list[str]]:
+    """The config with the route's deployments stripped of ROUTE_LIMITS: at a concurrency above
+    the self-hosted in-flight cap or the fallbacks' rpm, the route refuses or overflows by design,
+    and a benchmark of the gateway must not count that. Returns the limits removed."""
+    config = yaml.safe_load(config_yaml)
+    removed = []
+    for deployment in config["model_list"]:
+        if deployment["model_name"] == route:
+            params = deployment["litellm_params"]
+            removed += [f"{deployment['model_info']['id']}.{key}={params.pop(key)}" for key in ROUTE_LIMITS if key in params]
+    return yaml.safe_dump(config, sort_keys=False), removed
 
 
 def _route(config_yaml: str) -> str:
@@ -317,7 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli", action="append", default=[], help="extra litellm CLI argument (repeatable, e.g. --cli=--run_granian)")
     parser.add_argument("--setting", action="append", default=[], help="config.yaml override SECTION.KEY=YAML (repeatable)")
     parser.add_argument("--env", action="append", default=[], help="gateway env override K=V (repeatable); default LITELLM_LOG=ERROR")
-    parser.add_argument("--legacy", action="store_true", help="also run the first version's harness (new connection per direct request, Nagle on the fake)")
+    parser.add_argument(
+        "--no-route-limits",
+        action="store_true",
+        help="remove the route's own in-flight cap, rpm, tpm and budget (measure the gateway, not its limits)",
+    )
+    parser.add_argument(
+        "--legacy", action="store_true", help="also run the first version's harness (new connection per direct request, Nagle on the fake)"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the gateway on the way out
 
@@ -325,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     config_yaml, filters = without_content_filters(tuned_config(planned.config_yaml, args.setting))
     extra_env = {"LITELLM_LOG": "ERROR", **dict(item.partition("=")[::2] for item in args.env)}
     route = _route(config_yaml)
+    removed: list[str] = []
+    if args.no_route_limits:
+        config_yaml, removed = without_route_limits(config_yaml, route)
     cli = ["--num_workers", str(args.workers), *args.cli]
     upstream = SteadyUpstream(args.latency_ms / 1000)
     rows: list[tuple[int, LoadResult, LoadResult]] = []
@@ -346,7 +401,13 @@ def main(argv: list[str] | None = None) -> int:
                 with bench_gateway(planned, legacy.base_url, config_yaml, extra_env, cli) as (gateway, key):
                     legacy_direct = legacy.base_url.removesuffix("/v1")
                     for concurrency in args.concurrency:
-                        rows_legacy = interleaved(lambda: chat(legacy_direct, route, None)[0], lambda: chat(gateway.url, route, key)[0], args.requests, concurrency, lambda: group_cpu_seconds(gateway.process.pid))
+                        rows_legacy = interleaved(
+                            lambda: chat(legacy_direct, route, None)[0],
+                            lambda: chat(gateway.url, route, key)[0],
+                            args.requests,
+                            concurrency,
+                            lambda: group_cpu_seconds(gateway.process.pid),
+                        )
                         legacy_rows.append((concurrency, *rows_legacy))
             finally:
                 legacy.stop()
@@ -354,11 +415,18 @@ def main(argv: list[str] | None = None) -> int:
         upstream.stop()
 
     settings = ", ".join(args.setting) or "as planned"
-    print(f"stack {args.stack}, route '{route}', {args.requests} requests per path, upstream delay {args.latency_ms:.0f} ms, litellm {' '.join(cli)}, {os.cpu_count()} cores")
-    print(f"gateway env {', '.join(f'{k}={v}' for k, v in extra_env.items())}; config overrides: {settings}; load average {os.getloadavg()[0]:.2f} at the end")
+    print(
+        f"stack {args.stack}, route '{route}', {args.requests} requests per path, upstream delay {args.latency_ms:.0f} ms, litellm {' '.join(cli)}, {os.cpu_count()} cores"
+    )
+    print(
+        f"gateway env {', '.join(f'{k}={v}' for k, v in extra_env.items())}; config overrides: {settings}; load average {os.getloadavg()[0]:.2f} at the end"
+    )
+    print(f"route limits: {'removed (' + ', '.join(removed) + ')' if args.no_route_limits else 'as planned'}")
     if filters:
         print(f"content filters left out (they call the cloud's moderation API): {', '.join(filters)}")
-    print(f"client key: {'the app team key (custom auth)' if APP_KEY_ENV in planned.secret_env else 'the master key'}; shared Redis: {'fakeredis in the benchmark process' if 'REDIS_HOST' in planned.env else 'none'}")
+    print(
+        f"client key: {'the app team key (custom auth)' if APP_KEY_ENV in planned.secret_env else 'the master key'}; shared Redis: {'fakeredis in the benchmark process' if 'REDIS_HOST' in planned.env else 'none'}"
+    )
     failed = _table("steady state (kept-alive connections, TCP_NODELAY, interleaved)", rows)
     if legacy_rows:
         failed |= _table("first version's harness (new connection per direct request; fake upstream with Nagle, two writes)", legacy_rows)
@@ -372,8 +440,15 @@ def _table(title: str, rows: Sequence[tuple[int, LoadResult, LoadResult]]) -> bo
     for concurrency, direct, through in rows:
         for result in (direct, through):
             cpu = "" if result.cpu_ms_per_request is None else f"{result.cpu_ms_per_request:.1f}"
-            print(f"{concurrency:>4} {result.label:<8} {result.p50:>8.1f} {result.p99:>8.1f} {result.throughput:>8.1f} {result.errors:>7} {cpu:>14}")
-        print(f"{concurrency:>4} {'added':<8} {through.p50 - direct.p50:>8.1f} {through.p99 - direct.p99:>8.1f} {'x' + format(through.throughput / direct.throughput, '.2f'):>8}")
+            print(
+                f"{concurrency:>4} {result.label:<8} {result.p50:>8.1f} {result.p99:>8.1f} {result.throughput:>8.1f} {result.errors:>7} {cpu:>14}"
+            )
+        print(
+            f"{concurrency:>4} {'added':<8} {through.p50 - direct.p50:>8.1f} {through.p99 - direct.p99:>8.1f} {'x' + format(through.throughput / direct.throughput, '.2f'):>8}"
+        )
+        for result in (direct, through):
+            if result.errors:
+                print(f"{'':>4} {result.label:<8} not 200: {result.error_breakdown()}")
         failed |= bool(direct.errors or through.errors)
     return failed
 

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -77,6 +77,9 @@ class FakeUpstream:
     requests: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
     nagle: bool = False
+    # The answer's text from the request body (default "answer from <label>"); a request with
+    # `stream: true` gets it as server-sent events, one word per chunk; /embeddings gets a vector.
+    reply: Callable[[Mapping[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:
         upstream = self
@@ -96,12 +99,22 @@ class FakeUpstream:
                 if upstream.down:
                     self.close_connection = True  # like a crashed server: no answer
                     return
-                upstream.requests.append({"path": self.path, "model": body.get("model"), "authorization": self.headers.get("Authorization")})
+                upstream.requests.append({"path": self.path, "model": body.get("model"), "authorization": self.headers.get("Authorization"), "body": body})
                 if upstream.mode == "error":
                     self._reply(500, {"error": {"message": f"{upstream.label} is failing", "type": "server_error"}})
                     return
                 if upstream.latency_s:
                     time.sleep(upstream.latency_s)
+                text = upstream.reply(body) if upstream.reply else f"answer from {upstream.label}"
+                if self.path.endswith("/embeddings"):
+                    inputs = body.get("input")
+                    count = len(inputs) if isinstance(inputs, list) else 1
+                    data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(count)]
+                    self._reply(200, {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": upstream.usage[0], "total_tokens": upstream.usage[0]}})
+                    return
+                if body.get("stream"):
+                    self._stream(body, text)
+                    return
                 self._reply(
                     200,
                     {
@@ -109,10 +122,22 @@ class FakeUpstream:
                         "object": "chat.completion",
                         "created": int(time.time()),
                         "model": body.get("model") or upstream.label,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer from {upstream.label}"}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                         "usage": {"prompt_tokens": upstream.usage[0], "completion_tokens": upstream.usage[1], "total_tokens": sum(upstream.usage)},
                     },
                 )
+
+            def _stream(self, body: Mapping[str, Any], text: str) -> None:
+                words = [w + " " for w in text.split(" ")]
+                events = [{"index": 0, "delta": {"role": "assistant", "content": w}, "finish_reason": None} for w in words]
+                events.append({"index": 0, "delta": {}, "finish_reason": "stop"})
+                frames = b"".join(
+                    b"data: " + json.dumps({"id": "chatcmpl-offline", "object": "chat.completion.chunk", "created": int(time.time()), "model": body.get("model") or upstream.label, "choices": [e]}).encode() + b"\n\n"
+                    for e in events
+                )
+                head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n"
+                data = frames + b"data: [DONE]\n\n"
+                self.wfile.write(head.format(len(data)).encode() + data)
 
             def _reply(self, status: int, payload: Mapping[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -593,7 +593,14 @@ def self_hosted_capacity(graph: Mapping[str, Any], book: PriceBook, assumptions:
     pools = {p["name"]: p for p in scale.get("gpuPools", [])}
     seconds = book.hours_per_month * 3600 * float(book.data["self_hosting"]["utilisation"])
     total = 0.0
+    # Only models a route serves take traffic: a guard model (scale.contentFilter) or one no route
+    # names costs its GPUs but answers no tokens.
+    routed = {name for route in scale.get("routes", []) for name in route.get("selfHosted") or []}
     for model in scale.get("models", []):
+        if model.get("name") not in routed:
+            if assumptions is not None:
+                assumptions.append(f"model '{model.get('name')}': served by no route (e.g. the content filter's guard): no tokens counted")
+            continue
         instance_type = str(pools.get(model.get("pool"), {}).get("instanceType", ""))
         throughput = replica_throughput_of(model, instance_type, book)
         if throughput is None:

@@ -24,7 +24,7 @@ from stacks.config.beta import VECTOR_ENGINES, BetaConfig
 from stacks.config.hygiene import PROVIDER_CREDENTIALS, _decode, _problems_from, looks_like_credential
 from stacks.config.platform import KNOWN_KEYS, SECRET_KEYS, PlatformConfig
 from stacks.config.poc import AppConfig, AppKind, api_key_config_key
-from stacks.config.scale import ScaleConfig, ServedModelConfig
+from stacks.config.scale import RouteConfig, ScaleConfig, ServedModelConfig
 from stacks.errors import ConfigError, ConfigProblem
 
 
@@ -616,11 +616,14 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
                         "weights: minutes); add fallbacks to the route or set minReplicas to 1 or more",
                     )
                 )
-        for j, ref in enumerate(route.fallbacks):
-            problem = _fallback_problem(ref, config, beta, profile)
-            if problem:
-                problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", ref, problem))
+        for j, level in enumerate(route.fallback_levels()):
+            for ref in level:
+                problem = _fallback_problem(ref, config, beta, profile)
+                if problem:
+                    problems.append(ConfigProblem(f"{key}.routes[{i}].fallbacks[{j}]", route.fallbacks[j], f"'{ref}': {problem}" if len(level) > 1 else problem))
+        problems.extend(_route_levels_problems(route, f"{key}.routes[{i}]"))
     problems.extend(_check_gateway_access(config, scale, key))
+    problems.extend(_check_content_filter(scale, key))
     from datetime import date
 
     from components.k8s.versions import KUBERNETES_VERSIONS
@@ -639,6 +642,44 @@ def _check_scale(config: PlatformConfig) -> list[ConfigProblem]:
                 "Scale on AWS needs outbound internet for the nodes (model weights from Hugging Face, vLLM and chart images); set 1 (or one per zone)",
             )
         )
+    return problems
+
+
+def _check_content_filter(scale: ScaleConfig, key: str) -> list[ConfigProblem]:
+    """The guard model must be served, always up (a guard at zero replicas blocks every request
+    with onUnavailable block, or checks nothing with allow) and of a family whose verdict format
+    the gateway's guardrail reads (components/gateway.py GUARD_FAMILIES)."""
+    from components.gateway import GUARD_FAMILIES, guard_family
+
+    guard = scale.content_filter
+    if guard is None:
+        return []
+    models = {m.name: (i, m) for i, m in enumerate(scale.models)}
+    if guard.model not in models:
+        return [ConfigProblem(f"{key}.contentFilter.model", guard.model, f"no served model has that name; models: {', '.join(models)} (add the guard model to scale.models)")]
+    i, model = models[guard.model]
+    problems = []
+    if guard_family(model.hugging_face_id) is None:
+        known = "; ".join(f"{f.label}: {', '.join(f.examples)}" for f in GUARD_FAMILIES.values())
+        problems.append(
+            ConfigProblem(
+                f"{key}.models[{i}].huggingFaceId",
+                model.hugging_face_id,
+                f"is the content filter's model but not a guard model whose verdicts the gateway can read; use one of these families ({known})",
+            )
+        )
+    if model.min_replicas == 0:
+        problems.append(
+            ConfigProblem(
+                f"{key}.models[{i}].minReplicas",
+                0,
+                f"scales the content filter's model '{model.name}' to zero: nothing wakes it (no route sends it traffic) and while it is down every request is "
+                f"{'refused (onUnavailable block)' if guard.on_unavailable == 'block' else 'passed unchecked (onUnavailable allow)'}; set minReplicas to 1 or more",
+            )
+        )
+    if any(model.name in r.self_hosted for r in scale.routes):
+        routes = ", ".join(r.name for r in scale.routes if model.name in r.self_hosted)
+        problems.append(ConfigProblem(f"{key}.contentFilter.model", guard.model, f"is also served by route(s) {routes}: a guard model answers verdicts, not chats; give the routes another model"))
     return problems
 
 
@@ -724,6 +765,54 @@ def _check_cluster_access(scale: ScaleConfig, azure: bool, key: str) -> list[Con
             problems.append(ConfigProblem(f"{key}.previewPrincipal", scale.preview_principal, f"must be {what}"))
         elif scale.preview_principal in scale.cluster_admins:
             problems.append(ConfigProblem(f"{key}.previewPrincipal", scale.preview_principal, "is also in clusterAdmins; the preview identity should only read"))
+    return problems
+
+
+# Upstreams of one fallback level ("a | b"); more equivalents add little but config to audit.
+MAX_LEVEL_UPSTREAMS = 4
+# Fallback kinds LiteLLM prices per token (stacks/scale.py PRICED_FALLBACK_KINDS): the only ones
+# cost-based routing can rank (litellm 1.108.6 router_strategy/lowest_cost.py prices an upstream
+# missing from the cost map at 5 USD per token each way, so it would always come last).
+CHEAPEST_PRICED_KINDS = ("api", "bedrock", "azure")
+
+
+def _route_levels_problems(route: RouteConfig, where: str) -> list[ConfigProblem]:
+    """Fallback levels of equivalent upstreams ("a | b") and the route's strategy."""
+    problems = []
+    seen: set[str] = set()
+    for j, level in enumerate(route.fallback_levels()):
+        if not all(level) or len(level) > MAX_LEVEL_UPSTREAMS:
+            problems.append(
+                ConfigProblem(
+                    f"{where}.fallbacks[{j}]",
+                    route.fallbacks[j],
+                    f"one fallback level is 1 to {MAX_LEVEL_UPSTREAMS} upstreams separated by '|', each bedrock:<model>, azure:<deployment>, sagemaker:<model> or api:<provider>/<model>",
+                )
+            )
+            continue
+        if repeated := sorted({ref for ref in level if ref in seen} | {ref for ref in level if level.count(ref) > 1}):
+            problems.append(ConfigProblem(f"{where}.fallbacks[{j}]", route.fallbacks[j], f"repeats {', '.join(repeated)}: each upstream may appear once per route"))
+        seen.update(level)
+        if route.strategy == "cheapest" and len(level) > 1 and (unpriced := [ref for ref in level if ref.partition(":")[0] not in CHEAPEST_PRICED_KINDS]):
+            problems.append(
+                ConfigProblem(
+                    f"{where}.fallbacks[{j}]",
+                    route.fallbacks[j],
+                    f"strategy cheapest ranks a level's upstreams by their per-token price, and {', '.join(unpriced)} has none (billed per instance-hour); "
+                    "put it in a level of its own or use strategy least-busy",
+                )
+            )
+    # (A cheapest route without a level of several upstreams is only a plan warning, stacks/scale.py:
+    # `new-stack` may drop the providers of a level that another profile forbids.)
+    if route.strategy == "cheapest" and len(route.self_hosted) > 1:
+        problems.append(
+            ConfigProblem(
+                f"{where}.strategy",
+                route.strategy,
+                f"self-hosted models have no per-token price, so cheapest would always send to '{route.self_hosted[0]}' and never balance "
+                f"{', '.join(route.self_hosted)}; use strategy least-busy or one selfHosted model",
+            )
+        )
     return problems
 
 

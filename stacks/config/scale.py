@@ -107,6 +107,25 @@ class RouteConfig(_Model):
     # Per paid upstream and budgetDuration, in the currency of llm-platform:budget.
     max_budget: float | None = Field(None, alias="maxBudget", gt=0)
     budget_duration: str = Field("1mo", alias="budgetDuration", pattern=r"^\d+(s|m|h|d|mo)$")
+    # How the gateway picks among the upstreams of one level (the self-hosted models, or a
+    # fallback level of equivalent upstreams written "a | b"): `least-busy` (default), or
+    # `cheapest`: the lowest per-token price in LiteLLM's cost map first (its cost-based-routing,
+    # per route through router_settings.routing_groups; components/gateway.py).
+    strategy: Literal["least-busy", "cheapest"] = "least-busy"
+
+    def fallback_levels(self) -> list[list[str]]:
+        """The fallbacks as order levels: "a | b" is one level of equivalent upstreams."""
+        return [[ref.strip() for ref in level.split(FALLBACK_LEVEL_SEPARATOR)] for level in self.fallbacks]
+
+    @property
+    def fallback_refs(self) -> list[str]:
+        """Every fallback upstream reference, level after level."""
+        return [ref for level in self.fallback_levels() for ref in level]
+
+
+# Joins the equivalent upstreams of one fallback level in `routes[].fallbacks` ("a | b"): a plain
+# string keeps each level one entry for the scripts that filter fallbacks by provider.
+FALLBACK_LEVEL_SEPARATOR = "|"
 
 
 class TeamConfig(_Model):
@@ -143,6 +162,29 @@ class GatewayConfig(_Model):
         return self
 
 
+class ContentFilterConfig(_Model):
+    """A self-hosted guard model (Qwen3Guard-Gen or Llama Guard 3, served by vLLM like the other
+    models) that the gateway asks about the prompt (and the answer) of every route, before the
+    upstream is called and before the answer is released (components/gateway_guard.py)."""
+
+    model: Name  # a name in scale.models; it needs no route and is never listed by /v1/models
+    checks: list[Literal["input", "output"]] = Field(default_factory=lambda: ["input", "output"], min_length=1, max_length=2)
+    # The guard cannot answer within timeoutSeconds (down, overloaded): refuse with 503 (block) or
+    # let the request through unchecked, with a WARNING log line (allow).
+    on_unavailable: Literal["block", "allow"] = Field("block", alias="onUnavailable")
+    # One guard call per check; a 0.6B-4B guard answers a short verdict in well under a second.
+    timeout_seconds: float = Field(5, alias="timeoutSeconds", gt=0, le=60)
+    # Qwen3Guard's middle level ("Controversial": harm that depends on the context): block it
+    # (strict) or let it pass (loose, the model card's two policies). Llama Guard has no such level.
+    controversial: Literal["block", "allow"] = "block"
+
+    @model_validator(mode="after")
+    def _unique_checks(self) -> ContentFilterConfig:
+        if len(set(self.checks)) != len(self.checks):
+            raise ValueError("checks must not repeat a value")
+        return self
+
+
 class ScaleConfig(_Model):
     # Checked against the EKS / AKS version catalogs in components/k8s/versions.py.
     kubernetes_version: str = Field("1.35", alias="kubernetesVersion", pattern=r"^1\.\d{2}$")
@@ -163,6 +205,9 @@ class ScaleConfig(_Model):
     models: list[ServedModelConfig] = Field(min_length=1, max_length=20)
     routes: list[RouteConfig] = Field(min_length=1, max_length=50)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    # A self-hosted guard model checking every route's prompts and answers (None: no gateway filter
+    # besides Beta's Bedrock guardrail on AWS; the plan warns about unfiltered routes).
+    content_filter: ContentFilterConfig | None = Field(None, alias="contentFilter")
 
     @model_validator(mode="after")
     def _unique(self) -> ScaleConfig:
