@@ -67,6 +67,16 @@ _METRICS_DIGEST = _digest(os.environ["LLM_PLATFORM_METRICS_KEY"]) if os.environ.
 _TEAM_DIGESTS = {_digest(os.environ[_team_key_env(t)]): t for t in TEAMS if os.environ.get(_team_key_env(t))}
 
 _redis: Any = None
+
+# What a team key may call: the OpenAI-style model endpoints that go through the router, the
+# guardrails, the key's route scope and the budgets. LiteLLM also serves provider pass-through
+# routes (/vllm/*, /mistral/*, /bedrock/*, /azure/*, /openai/*, ...: litellm/proxy/
+# pass_through_endpoints/llm_passthrough_endpoints.py) that forward with the gateway's own provider
+# keys and run no guardrail, and admin, file, batch and Anthropic-format routes: none of them is a
+# team's, whatever LiteLLM's default route lists admit for an internal user.
+TEAM_PATHS = frozenset(
+    f"{prefix}/{endpoint}" for prefix in ("", "/v1") for endpoint in ("chat/completions", "completions", "embeddings", "models")
+)
 ALERT_MARKER = "LLM_PLATFORM_BUDGET_ALERT"  # components.gateway.BUDGET_ALERT_MARKER
 ALERT_TOPIC_ARN = os.environ.get("LLM_PLATFORM_BUDGET_ALERT_TOPIC_ARN") or None
 _sns: Any = None
@@ -146,6 +156,14 @@ async def user_api_key_auth(request: Any, api_key: str) -> UserAPIKeyAuth:
     team = next((t for d, t in _TEAM_DIGESTS.items() if _same(digest, d)), None)
     if team is None or metrics_route:
         raise ProxyException(message="invalid gateway key", type="auth_error", param="Authorization", code=401)
+    path = str(getattr(getattr(request, "url", None), "path", "") or "").rstrip("/")
+    if path not in TEAM_PATHS:
+        raise ProxyException(
+            message=f"team keys may call {', '.join(sorted(p for p in TEAM_PATHS if p.startswith('/v1')))} only",
+            type="auth_error",
+            param=None,
+            code=403,
+        )
     settings = TEAMS[team]
     budget = settings.get("monthly_budget_usd")
     if budget is not None:

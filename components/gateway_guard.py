@@ -38,9 +38,12 @@ onUnavailable block, or the request passes unchecked with allow (a WARNING line
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -90,6 +93,12 @@ VERDICT_MAX_TOKENS = 64
 DEFAULT_CHUNK_CHARS = 6000
 # For an answer check, the prompt it answers (its end) gives the guard the context.
 ANSWER_CONTEXT_CHARS = 2000
+# Guard calls in flight per gateway worker: a long prompt's chunks queue here rather than flood the
+# guard's vLLM queue; the timeout counts per call, from when it is sent.
+MAX_CONCURRENT_CHECKS = 8
+# Chunks already judged safe (their SHA-256 digests), per worker: a conversation grows by a turn at
+# a time and its earlier chunks are unchanged, so each turn costs the guard only the new text.
+SAFE_CACHE_ENTRIES = 4096
 
 
 class Verdict(NamedTuple):
@@ -130,11 +139,12 @@ def _text_parts(content: Any) -> list[str]:
 
 
 def prompt_texts(data: Mapping[str, Any]) -> list[str]:
-    """Everything a client sends a model: every message but the assistant's own earlier turns
-    (system, user, tool results), embeddings `input`, completions `prompt`."""
+    """Everything a client sends a model: every message, the "assistant" turns included (the
+    client writes the whole history, so a forged earlier answer is the client's text too: a
+    prefill or many-shot jailbreak), embeddings `input`, completions `prompt`."""
     texts: list[str] = []
     for message in data.get("messages") or []:
-        if isinstance(message, Mapping) and message.get("role") != "assistant":
+        if isinstance(message, Mapping):
             texts += _text_parts(message.get("content"))
     for key in ("input", "prompt"):
         value = data.get(key)
@@ -183,10 +193,24 @@ def _as_parts(content: Any) -> Any:
     return content
 
 
+def sse_events(chunk: bytes | str) -> list[Any]:
+    """The JSON events of raw server-sent-event frames (`data: {...}` lines): some endpoints hand
+    the hook the encoded stream (Anthropic Messages in litellm 1.108.6)."""
+    text = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+    events = []
+    for line in text.splitlines():
+        if line.startswith("data:") and (payload := line[5:].strip()) and payload != "[DONE]":
+            try:
+                events.append(json.loads(payload))
+            except ValueError:
+                continue
+    return events
+
+
 def stream_texts(chunks: Iterable[Any]) -> list[str]:
     """The answer a stream carries, joined per choice from its deltas."""
     per_choice: dict[int, list[str]] = {}
-    for chunk in chunks:
+    for chunk in (event for raw in chunks for event in (sse_events(raw) if isinstance(raw, bytes | str) else [raw])):
         for choice in _field(chunk, "choices") or []:
             parts = per_choice.setdefault(int(_field(choice, "index") or 0), [])
             delta = _field(choice, "delta")
@@ -225,6 +249,11 @@ class GuardUnavailable(Exception):
     """The guard gave no verdict in time (connection, timeout, HTTP error, unreadable answer)."""
 
 
+class GuardCannotRead(Exception):
+    """The guard refused the text itself (HTTP 400: longer than its context, or not text it
+    takes): never passed unchecked, whatever onUnavailable says, since the client chooses it."""
+
+
 class SelfHostedGuard(CustomGuardrail):
     """LiteLLM guardrail asking the in-cluster guard model (components.gateway.guard_content_filter)."""
 
@@ -247,6 +276,8 @@ class SelfHostedGuard(CustomGuardrail):
         self.block_controversial = bool(block_controversial)
         self.guard_chunk_chars = int(guard_chunk_chars)
         self._clients: dict[int, httpx.AsyncClient] = {}  # one per event loop (LiteLLM worker)
+        self._slots: dict[int, asyncio.Semaphore] = {}
+        self._safe: OrderedDict[str, None] = OrderedDict()
         super().__init__(**kwargs)
 
     # ----------------------------------------------------------------- the guard's API
@@ -257,7 +288,29 @@ class SelfHostedGuard(CustomGuardrail):
             self._clients[loop] = httpx.AsyncClient(timeout=httpx.Timeout(self.guard_timeout_seconds))
         return self._clients[loop]
 
+    def _slot(self) -> asyncio.Semaphore:
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._slots:
+            self._slots[loop] = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
+        return self._slots[loop]
+
+    def _digest(self, messages: list[dict[str, str]]) -> str:
+        return hashlib.sha256(json.dumps([self.guard_family, self.guard_model, messages]).encode()).hexdigest()
+
     async def _ask(self, messages: list[dict[str, str]]) -> Verdict:
+        digest = self._digest(messages)
+        if digest in self._safe:
+            self._safe.move_to_end(digest)
+            return Verdict("safe")
+        async with self._slot():
+            verdict = await self._ask_guard(messages)
+        if verdict.level == "safe":
+            self._safe[digest] = None
+            while len(self._safe) > SAFE_CACHE_ENTRIES:
+                self._safe.popitem(last=False)
+        return verdict
+
+    async def _ask_guard(self, messages: list[dict[str, str]]) -> Verdict:
         base = os.environ.get(self.guard_api_base_env, "").rstrip("/")
         if not base:
             raise GuardUnavailable(f"{self.guard_api_base_env} is not set")
@@ -266,6 +319,8 @@ class SelfHostedGuard(CustomGuardrail):
             reply = await self._client().post(f"{base}/chat/completions", json=body)
         except httpx.HTTPError as exc:
             raise GuardUnavailable(type(exc).__name__) from None
+        if reply.status_code == 400:
+            raise GuardCannotRead("HTTP 400")
         if reply.status_code != 200:
             raise GuardUnavailable(f"HTTP {reply.status_code}")
         try:
@@ -285,7 +340,17 @@ class SelfHostedGuard(CustomGuardrail):
         if not conversations:
             return
         try:
-            verdicts = await asyncio.wait_for(asyncio.gather(*(self._ask(c) for c in conversations)), timeout=self.guard_timeout_seconds)
+            # The HTTP client's timeout bounds each call once it is sent; calls wait for a slot.
+            verdicts = await asyncio.gather(*(self._ask(c) for c in conversations))
+        except GuardCannotRead:
+            log.warning("LLM_PLATFORM_GUARD_BLOCKED %s level=unreadable categories=none", what)
+            raise refusal(
+                f"the {what} could not be read by the platform's content filter (too long for it, or not text); shorten it",
+                "invalid_request_error",
+                400,
+                param="messages" if what == "prompt" else None,
+                openai_code="content_filter",
+            ) from None
         except (GuardUnavailable, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             if self.on_unavailable == "allow":
@@ -337,6 +402,11 @@ class SelfHostedGuard(CustomGuardrail):
         self, user_api_key_dict: UserAPIKeyAuth, response: Any, request_data: dict
     ) -> AsyncGenerator[Any, None]:
         held = [chunk async for chunk in response]
-        await self._check("answer", self._answer_conversations(request_data, stream_texts(held)))
+        texts = stream_texts(held)
+        if not texts and any(isinstance(c, bytes | str) and c.strip() for c in held):
+            # Encoded frames that carried no text this module can read: never release them
+            # unchecked (a stream format it does not know is not a safe one).
+            raise refusal("the platform's content filter could not read this stream's answer; call without streaming", "service_unavailable", 503)
+        await self._check("answer", self._answer_conversations(request_data, texts))
         for chunk in held:
             yield chunk

@@ -426,6 +426,7 @@ def deploy_workloads(ctx: StackContext, cluster: ClusterWorkloads) -> Any:
                 surge_fits=at_min + model.gpus_per_replica <= pools[model.pool].max_size * shape.gpus,
                 engine_args=fit.engine_args(),
                 mirrors=mirrors,
+                pool=model.pool,
             ),
             opts=opts,
         )

@@ -10,13 +10,16 @@ import json
 import re
 import threading
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
 from components.gateway import BUDGET_ALERT_MARKER, BUDGET_ALERT_TOPIC_ENV
 from tests.plan_matrix import AWS_CASES, AZURE_CASES, CASES, SCALE_CASES, case_config, plan_for
+
+# What the custom auth reads of a request: the path (team keys call the model endpoints only).
+CHAT_REQUEST = SimpleNamespace(url=SimpleNamespace(path="/v1/chat/completions"))
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-central-1"
@@ -127,11 +130,11 @@ def test_a_failed_publish_is_logged_and_never_reaches_the_request(
 
     async def scenario() -> None:
         await auth.spend_tracker.async_log_success_event(_event(0.6), None, None, None)
-        key = await auth.user_api_key_auth(None, TEAM_KEY)  # 0.6 of 1.0: served
+        key = await auth.user_api_key_auth(CHAT_REQUEST, TEAM_KEY)  # 0.6 of 1.0: served
         assert key.team_id == "analytics"
         await auth.spend_tracker.async_log_success_event(_event(0.6), None, None, None)
         with pytest.raises(ProxyException) as refused:
-            await auth.user_api_key_auth(None, TEAM_KEY)
+            await auth.user_api_key_auth(CHAT_REQUEST, TEAM_KEY)
         assert refused.value.type == "budget_exceeded"
 
     with caplog.at_level("WARNING"):

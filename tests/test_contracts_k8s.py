@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from components.aws.eks import names_the_caller
-from components.k8s.gpu import GPU, GPU_INSTANCES
+from components.k8s.gpu import GPU, GPU_INSTANCES, POOL_LABEL
 from components.k8s.versions import KUBERNETES_VERSIONS, MinorRelease
 from scripts.engine import Plan, ProgramError, RecordedResource, plan_stack
 from scripts.engine.mocks import MOCK_ACCOUNT_ID, MOCK_PRINCIPAL_ID
@@ -237,11 +237,26 @@ def test_every_gpu_daemonset_and_model_server_can_schedule_on_every_gpu_pool(cas
         release = releases[chart]
         assert release.inputs["version"] == defaults["version"], f"{chart}: refresh tests/fixtures/gpu_chart_defaults.yaml for the new version"
         placements.append((chart, _helm_merge(defaults["values"], release.inputs.get("values") or {})))
-    placements += [(d.urn, d.inputs["spec"]["template"]["spec"]) for d in _deployments(plan) if _uses_gpu(d)]
     for what, pod in placements:
         for pool, labels, taints in pools:
             problem = schedulable(pod, labels, taints)
             assert problem is None, f"{case_id}: {what} cannot run on GPU pool '{pool}': {problem}"
+
+
+@pytest.mark.parametrize("case_id", SCALE_CASES)
+def test_every_model_server_schedules_on_its_own_gpu_pool_only(case_id: str) -> None:
+    """A model pod that fits any GPU pool lets the autoscaler grow another model's pool for it
+    (a guard on the A100s leaves the 14B model Pending), and breaks the per-pool sizing and cost."""
+    plan = plan_for(case_id)
+    pools = [(labels.get(POOL_LABEL), labels, taints) for _, labels, taints in _gpu_pools(plan)]
+    models = {m["name"]: m for m in _scale(plan)["models"]}
+    checked = 0
+    for name, deployment in _model_deployments(plan):
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        fits = sorted(str(pool) for pool, labels, taints in pools if schedulable(pod, labels, taints) is None)
+        assert fits == [models[name]["pool"]], f"{case_id}: model '{name}' of pool '{models[name]['pool']}' can be scheduled on GPU pools {fits}"
+        checked += 1
+    assert checked, "a Scale plan serves models"
 
 
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -41,6 +42,9 @@ from scripts.engine import Plan
 from stacks.config import ScaleConfig
 from tests.conftest import run_cli
 from tests.plan_matrix import AWS_CASES, CASE_IDS, CASES, PHASE, SCALE_CASES, case_config, plan_for
+
+# What the custom auth reads of a request: the path (team keys call the model endpoints only).
+CHAT_REQUEST = SimpleNamespace(url=SimpleNamespace(path="/v1/chat/completions"))
 
 pytestmark = pytest.mark.timeout(600)
 # LiteLLM imported in this process (auth module, cost map) prices from its bundled map, as the
@@ -608,14 +612,14 @@ def test_team_budget_without_redis_is_counted_in_the_process_not_refused(monkeyp
     assert "LLM_PLATFORM_BUDGET_LOCAL" in caplog.text
 
     async def scenario() -> None:
-        key = await auth.user_api_key_auth(None, TEAM_KEYS["app"])
+        key = await auth.user_api_key_auth(CHAT_REQUEST, TEAM_KEYS["app"])
         assert key.team_id == "app" and key.models == ["chat"]
         event = {"standard_logging_object": {"response_cost": 0.6, "metadata": {"user_api_key_team_id": "app"}, "model_id": "chat/api"}}
         await auth.spend_tracker.async_log_success_event(event, None, None, None)
-        await auth.user_api_key_auth(None, TEAM_KEYS["app"])  # 0.6 of 1.0: still served
+        await auth.user_api_key_auth(CHAT_REQUEST, TEAM_KEYS["app"])  # 0.6 of 1.0: still served
         await auth.spend_tracker.async_log_success_event(event, None, None, None)
         with pytest.raises(ProxyException) as refused:
-            await auth.user_api_key_auth(None, TEAM_KEYS["app"])
+            await auth.user_api_key_auth(CHAT_REQUEST, TEAM_KEYS["app"])
         assert refused.value.code == "429" and refused.value.type == "budget_exceeded"
 
     asyncio.run(scenario())

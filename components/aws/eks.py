@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.partition import AwsAccount
-from components.k8s.gpu import GPU, GPU_INSTANCES
+from components.k8s.gpu import GPU, GPU_INSTANCES, POOL_LABEL
 from components.k8s.serving import NODEFS_EVICTION_FRACTION
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -85,7 +85,7 @@ class NodePool:
 
     @property
     def labels(self) -> dict[str, str]:
-        labels = {"llm-platform.io/pool": self.name}
+        labels = {POOL_LABEL: self.name}
         if self.gpu:
             labels |= {**GPU.node_labels, AUTOSCALER_GPU_LABEL: GPU_INSTANCES[self.instance_type].accelerator}
         return labels
@@ -230,7 +230,7 @@ class EksCluster(pulumi.ComponentResource):
                 ],
                 # Node-group tags stop at the node group; these reach the instances and volumes.
                 tag_specifications=[
-                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, "llm-platform.io/pool": pool.name})
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, POOL_LABEL: pool.name})
                     for kind in ("instance", "volume", "network-interface")
                 ],
                 tags=tags,

@@ -18,7 +18,7 @@ import pulumi_azure_native as azure
 
 from components.azure.registry import grant_acr_pull
 from components.azure.roles import assign_role
-from components.k8s.gpu import GPU
+from components.k8s.gpu import GPU, POOL_LABEL
 
 ROLE_NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 # Azure built-in roles for Containers (MicrosoftDocs/azure-docs
@@ -213,7 +213,7 @@ class AksCluster(pulumi.ComponentResource):
                 os_disk_size_gb=pool.disk_size_gb,
                 vnet_subnet_id=args.subnet_id,
                 node_taints=[GPU.aks_taint],
-                node_labels={**GPU.node_labels, "llm-platform.io/pool": pool.name},
+                node_labels={**GPU.node_labels, POOL_LABEL: pool.name},
                 scale_set_priority="Spot" if pool.spot else "Regular",
                 scale_set_eviction_policy="Delete" if pool.spot else None,
                 spot_max_price=-1 if pool.spot else None,

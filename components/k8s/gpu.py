@@ -41,6 +41,10 @@ class GpuScheduling:
         return {self.label_key: self.label_value}
 
 
+# Every node of a GPU or system pool carries its pool's name under this label (EKS node groups with
+# the Cluster Autoscaler's node-template tag, AKS agent pools); a model server selects its pool.
+POOL_LABEL: Final = "llm-platform.io/pool"
+
 GPU: Final = GpuScheduling(
     taint_key="nvidia.com/gpu",
     taint_value="true",

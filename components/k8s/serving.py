@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gateway import GATEWAY_PORT
-from components.k8s.gpu import GPU
+from components.k8s.gpu import GPU, POOL_LABEL
 from components.k8s.meta import metadata, pod_labels
 from components.lowcode import DEFAULT_IMAGE_TAGS
 from components.mirrors import Mirrors, mirrored_image, model_download
@@ -84,6 +84,9 @@ class ModelServerArgs:
     engine_args: Sequence[str] = ()
     # Image registry and model source (llm-platform:mirrors); None = upstream.
     mirrors: Mirrors | None = None
+    # The GPU pool the model runs on (scale.models[].pool), whose nodes carry POOL_LABEL. Without it
+    # a pod fits any GPU pool, and the autoscaler may grow another model's (larger) pool for it.
+    pool: str | None = None
 
 
 def rolling_update(surge_fits: bool) -> dict[str, int]:
@@ -145,7 +148,7 @@ class ModelServer(pulumi.ComponentResource):
                     "spec": {
                         "automountServiceAccountToken": False,
                         "securityContext": _SECURE_POD,
-                        "nodeSelector": GPU.node_selector,
+                        "nodeSelector": {**GPU.node_selector, **({POOL_LABEL: args.pool} if args.pool else {})},
                         "tolerations": [GPU.toleration],
                         "containers": [
                             {

@@ -348,6 +348,22 @@ def without_route_limits(config_yaml: str, route: str) -> tuple[str, list[str]]:
     return yaml.safe_dump(config, sort_keys=False), removed
 
 
+def with_loopback_apis(config_yaml: str, upstream_url: str) -> tuple[str, list[str]]:
+    """The config with every literal API root (an `api:` fallback's https host, which the policy
+    pack judges and the loopback benchmark cannot reach) pointed at the fake upstream, so an
+    overflow at a concurrency above the self-hosted cap is served as it would be, not counted as
+    a 500. Managed upstreams (Bedrock, Azure OpenAI) have no literal root and stay unreachable.
+    Returns the deployments redirected."""
+    config = yaml.safe_load(config_yaml)
+    moved = []
+    for deployment in config["model_list"]:
+        params = deployment["litellm_params"]
+        if str(params.get("api_base", "")).startswith("https://"):
+            params["api_base"] = upstream_url
+            moved.append(str(deployment["model_info"]["id"]))
+    return yaml.safe_dump(config, sort_keys=False), moved
+
+
 def _route(config_yaml: str) -> str:
     return str(yaml.safe_load(config_yaml)["model_list"][0]["model_name"])
 
@@ -382,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         config_yaml, removed = without_route_limits(config_yaml, route)
     cli = ["--num_workers", str(args.workers), *args.cli]
     upstream = SteadyUpstream(args.latency_ms / 1000)
+    config_yaml, redirected = with_loopback_apis(config_yaml, upstream.base_url)
     rows: list[tuple[int, LoadResult, LoadResult]] = []
     legacy_rows: list[tuple[int, LoadResult, LoadResult]] = []
     try:
@@ -422,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         f"gateway env {', '.join(f'{k}={v}' for k, v in extra_env.items())}; config overrides: {settings}; load average {os.getloadavg()[0]:.2f} at the end"
     )
     print(f"route limits: {'removed (' + ', '.join(removed) + ')' if args.no_route_limits else 'as planned'}")
+    if redirected:
+        print(f"API fallbacks answered by the fake upstream: {', '.join(redirected)}")
     if filters:
         print(f"content filters left out (they call the cloud's moderation API): {', '.join(filters)}")
     print(

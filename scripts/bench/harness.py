@@ -61,7 +61,7 @@ def planned_gateway(plan: Plan) -> PlannedGateway:
 
 @dataclass
 class FakeUpstream:
-    """An OpenAI-compatible chat-completions server. `mode` is "ok" or "error" (HTTP 500);
+    """An OpenAI-compatible chat-completions server. `mode` is "ok", "error" (HTTP 500) or "too-long" (HTTP 400, as vLLM over its context);
     `stop()` takes it down (new connections are refused, kept-alive ones are dropped without an
     answer) until `start()`. Every answered request is recorded (path, model, Authorization header).
 
@@ -102,6 +102,9 @@ class FakeUpstream:
                 upstream.requests.append({"path": self.path, "model": body.get("model"), "authorization": self.headers.get("Authorization"), "body": body})
                 if upstream.mode == "error":
                     self._reply(500, {"error": {"message": f"{upstream.label} is failing", "type": "server_error"}})
+                    return
+                if upstream.mode == "too-long":  # vLLM's answer to a prompt longer than --max-model-len
+                    self._reply(400, {"error": {"message": "This model's maximum context length is 8192 tokens.", "type": "BadRequestError", "code": 400}})
                     return
                 if upstream.latency_s:
                     time.sleep(upstream.latency_s)
