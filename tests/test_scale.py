@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.k8s.gpu import GPU, GPU_INSTANCES
+from components.k8s.gpu import GPU, GPU_INSTANCES, POOL_LABEL
 from policies.llm_guard.location import is_secret
 from policies.llm_guard.profiles import BUILTIN_PROFILES
 from policies.llm_guard.routing import API_HOSTS, parse_bedrock_reference
@@ -189,7 +189,9 @@ def test_gpu_workloads_tolerate_and_select_exactly_the_shared_constant(stack: st
     assert len(gpu_pods) == len(_scale_config(stack)["models"])
     for urn, pod in gpu_pods:
         assert pod["tolerations"] == [GPU.toleration], urn
-        assert pod["nodeSelector"] == GPU.node_selector, urn
+        # The GPU label, and the model's own pool (test_contracts_k8s: it schedules there only).
+        assert {k: v for k, v in pod["nodeSelector"].items() if k != POOL_LABEL} == GPU.node_selector, urn
+        assert pod["nodeSelector"].get(POOL_LABEL), urn
     for urn, pod in _pod_specs(plan):
         if not _requests_gpu(pod):
             assert GPU.toleration not in (pod.get("tolerations") or []), f"{urn} would take GPU nodes without using a GPU"
