@@ -615,3 +615,16 @@ def test_gateway_resolution_ignores_the_auditors_own_environment(monkeypatch: py
     assert route_.destination is not None and route_.destination.value == "api.groq.com"
     (route_,) = routes(config, Environment({"GROQ_API_BASE": "http://groq-proxy.llm-gateway.svc/v1"}, "container 'gw'"), "data.config.yaml")
     assert route_.destination is not None and route_.destination.value == "groq-proxy.llm-gateway.svc"
+
+
+def test_gateway_foreign_host_in_one_member_of_an_equivalent_level(audit: Auditor) -> None:
+    """`a | b` levels (strategy cheapest): each member is its own model_list entry, so a member
+    pointed abroad is caught although its sibling and its route's other levels stay at home."""
+    g = real("scale-aws")
+    config = gateway_config(g)[1]
+    members = [e["litellm_params"] for e in config["model_list"] if e["model_name"] == "reasoning" and str(e["litellm_params"]["model"]).startswith("mistral/")]
+    assert len(members) == 2 and len({m.get("order") for m in members}) == 1  # one level of two
+    set_gateway_config(
+        g, lambda c: next(e for e in c["model_list"] if e["litellm_params"]["model"] == "mistral/mistral-medium-latest")["litellm_params"].update(api_base="https://api.example.com/v1")
+    )
+    gateway_violation(audit, g, "api.example.com")
