@@ -37,6 +37,7 @@ from scripts.bench.harness import (
     list_models,
     planned_gateway,
     run_gateway,
+    run_gateways,
 )
 from scripts.engine import Plan
 from stacks.config import ScaleConfig
@@ -174,7 +175,7 @@ def gateways(gateway_plan: PlannedGateway, upstreams: dict[str, FakeUpstream], r
     def start() -> Any:
         return run_gateway(config, env, files=gateway_plan.files)
 
-    with start() as a, start() as b:
+    with run_gateways(2, config, env, files=gateway_plan.files) as (a, b):
         yield Gateways(a, b, start)
 
 

@@ -204,6 +204,30 @@ class RunningGateway:
 def run_gateway(config_yaml: str, env: Mapping[str, str], startup_timeout_s: float = 120.0, files: Mapping[str, str] | None = None) -> Iterator[RunningGateway]:
     """Start `litellm --config` on a free loopback port, with `files` beside the config as the
     ConfigMap mounts them; stop it (and its children) on exit."""
+    with run_gateways(1, config_yaml, env, startup_timeout_s, files) as (running,):
+        yield running
+
+
+@contextmanager
+def run_gateways(
+    count: int, config_yaml: str, env: Mapping[str, str], startup_timeout_s: float = 120.0, files: Mapping[str, str] | None = None
+) -> Iterator[tuple[RunningGateway, ...]]:
+    """`count` gateway processes of one config (replicas sharing the env's Redis), started
+    together and awaited together: a proxy spends most of its start importing."""
+    launched: list[tuple[RunningGateway, Path]] = []
+    try:
+        for _ in range(count):
+            launched.append(_launch(config_yaml, env, files))
+        for running, _ in launched:
+            _wait_ready(running, startup_timeout_s)
+        yield tuple(running for running, _ in launched)
+    finally:
+        for running, workdir in launched:
+            _stop(running.process)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _launch(config_yaml: str, env: Mapping[str, str], files: Mapping[str, str] | None) -> tuple[RunningGateway, Path]:
     workdir = Path(tempfile.mkdtemp(prefix="litellm-"))
     config = workdir / "config.yaml"
     config.write_text(config_yaml)
@@ -229,13 +253,7 @@ def run_gateway(config_yaml: str, env: Mapping[str, str], startup_timeout_s: flo
             cwd=workdir,
             start_new_session=True,
         )
-    running = RunningGateway(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        _wait_ready(running, startup_timeout_s)
-        yield running
-    finally:
-        _stop(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+    return RunningGateway(f"http://127.0.0.1:{port}", process, log_path), workdir
 
 
 def _wait_ready(gateway: RunningGateway, timeout_s: float) -> None:
