@@ -273,7 +273,16 @@ def litellm_config(
         # name stays the route itself (a group shadowed by a model_name is not callable as one:
         # router.py get_routing_group) and no new public name appears.
         router_settings["routing_groups"] = [{"group_name": name, "models": [name], "routing_strategy": "cost-based-routing"} for name in cheapest]
-    litellm_settings: dict[str, Any] = {"drop_params": True, "request_timeout": settings.timeout_seconds}
+    litellm_settings: dict[str, Any] = {
+        "drop_params": True,
+        "request_timeout": settings.timeout_seconds,
+        # A client's `"no-log": true` would skip every success callback but LiteLLM's own `_PROXY_`
+        # ones: the team spend tracker and the router's deployment budgets included, i.e. a
+        # budget bypass (litellm 1.108.6 litellm_logging.py should_run_callback). Off, as are
+        # callbacks disabled by request header (also gated there and by premium_user).
+        "global_disable_no_log_param": True,
+        "allow_dynamic_callback_disabling": False,
+    }
     general_settings: dict[str, Any] = {"master_key": f"os.environ/{MASTER_KEY_ENV}"}
     if access is not None and access.shared_state:
         # The router's cache (deployment budgets, cooldowns, usage) in Redis: one state for all

@@ -348,6 +348,69 @@ def test_rate_limit_of_an_api_upstream_is_enforced(gateways: Gateways, upstreams
     assert statuses[-1] == 429
 
 
+def test_a_client_cannot_switch_spend_counting_off(gateways: Gateways, upstreams: dict[str, FakeUpstream], redis_port: int) -> None:
+    """`"no-log": true` in a request would skip LiteLLM's success callbacks, the team spend
+    tracker and the deployment budgets among them: the gateway counts the answer anyway."""
+    import json
+    import urllib.request
+
+    import redis
+
+    upstreams["self-hosted"].stop()  # the chat route's priced Mistral fallback answers
+    store = redis.Redis(host="127.0.0.1", port=redis_port)
+    key = f"llm-platform:spend:team:app:{time.strftime('%Y-%m', time.gmtime())}"
+    before = float(store.get(key) or 0.0)
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, "no-log": True}
+    request = urllib.request.Request(
+        f"{gateways.a.url}/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEAM_KEYS['app']}", "x-litellm-disable-callbacks": "llm_platform_auth"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    assert _models(upstreams["mistral"]) == ["mistral-large-latest"]
+    deadline = time.monotonic() + 5
+    while float(store.get(key) or 0.0) <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert float(store.get(key) or 0.0) > before, "the team's spend was not counted"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"api_base": "{fake}"},
+        {"base_url": "{fake}"},
+        {"user_config": {"model_list": [{"model_name": "chat", "litellm_params": {"model": "openai/stolen", "api_base": "{fake}", "api_key": "os.environ/MISTRAL_API_KEY"}}]}},
+    ],
+    ids=["api_base", "base_url", "user_config"],
+)
+def test_a_client_cannot_redirect_a_route_to_its_own_host(gateways: Gateways, upstreams: dict[str, FakeUpstream], hostile: dict[str, Any]) -> None:
+    """Request-body overrides of where a route goes (and with which of the gateway's keys) are
+    refused: they would send prompts, and the provider key, to a host the pack never judged."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    thief = FakeUpstream("thief")
+    try:
+        extra = json.loads(json.dumps(hostile).replace("{fake}", thief.base_url))
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, **extra}
+        request = urllib.request.Request(
+            f"{gateways.a.url}/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEAM_KEYS['app']}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status = response.status
+        except urllib.error.HTTPError as refused:
+            status = refused.code
+        assert thief.requests == [], f"{list(hostile)} reached the client's host (status {status})"
+        assert status >= 400, status
+    finally:
+        thief.stop()
+
+
 def test_recovered_self_hosted_takes_traffic_back_after_the_cooldown(gateways: Gateways, upstreams: dict[str, FakeUpstream]) -> None:
     deadline = time.monotonic() + TEST_COOLDOWN_SECONDS + 15
     while time.monotonic() < deadline:
