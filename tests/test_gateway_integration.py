@@ -350,7 +350,8 @@ def test_rate_limit_of_an_api_upstream_is_enforced(gateways: Gateways, upstreams
 
 def test_a_client_cannot_switch_spend_counting_off(gateways: Gateways, upstreams: dict[str, FakeUpstream], redis_port: int) -> None:
     """`"no-log": true` in a request would skip LiteLLM's success callbacks, the team spend
-    tracker and the deployment budgets among them: the gateway counts the answer anyway."""
+    tracker and the deployment budgets among them: the gateway counts the answer anyway, and to
+    the key's own team whatever the request's metadata says."""
     import json
     import urllib.request
 
@@ -360,7 +361,11 @@ def test_a_client_cannot_switch_spend_counting_off(gateways: Gateways, upstreams
     store = redis.Redis(host="127.0.0.1", port=redis_port)
     key = f"llm-platform:spend:team:app:{time.strftime('%Y-%m', time.gmtime())}"
     before = float(store.get(key) or 0.0)
-    body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, "no-log": True}
+    other = key.replace(":app:", ":analytics:")
+    other_before = float(store.get(other) or 0.0)
+    # ... nor charge it to another team by naming that team in its metadata.
+    metadata = {"user_api_key_team_id": "analytics", "user_api_key_team_alias": "analytics"}
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, "no-log": True, "metadata": metadata}
     request = urllib.request.Request(
         f"{gateways.a.url}/v1/chat/completions",
         data=json.dumps(body).encode(),
@@ -373,6 +378,7 @@ def test_a_client_cannot_switch_spend_counting_off(gateways: Gateways, upstreams
     while float(store.get(key) or 0.0) <= before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert float(store.get(key) or 0.0) > before, "the team's spend was not counted"
+    assert float(store.get(other) or 0.0) == other_before, "the spend was charged to the team the client named"
 
 
 @pytest.mark.parametrize(
