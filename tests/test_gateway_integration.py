@@ -36,6 +36,7 @@ from scripts.bench.harness import (
     free_port,
     list_models,
     planned_gateway,
+    post_json,
     run_gateway,
     run_gateways,
 )
@@ -352,9 +353,6 @@ def test_a_client_cannot_switch_spend_counting_off(gateways: Gateways, upstreams
     """`"no-log": true` in a request would skip LiteLLM's success callbacks, the team spend
     tracker and the deployment budgets among them: the gateway counts the answer anyway, and to
     the key's own team whatever the request's metadata says."""
-    import json
-    import urllib.request
-
     import redis
 
     upstreams["self-hosted"].stop()  # the chat route's priced Mistral fallback answers
@@ -366,13 +364,8 @@ def test_a_client_cannot_switch_spend_counting_off(gateways: Gateways, upstreams
     # ... nor charge it to another team by naming that team in its metadata.
     metadata = {"user_api_key_team_id": "analytics", "user_api_key_team_alias": "analytics"}
     body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, "no-log": True, "metadata": metadata}
-    request = urllib.request.Request(
-        f"{gateways.a.url}/v1/chat/completions",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEAM_KEYS['app']}", "x-litellm-disable-callbacks": "llm_platform_auth"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 200
+    status, answer = post_json(gateways.a.url, "/v1/chat/completions", body, TEAM_KEYS["app"], headers={"x-litellm-disable-callbacks": "llm_platform_auth"})
+    assert status == 200, answer
     assert _models(upstreams["mistral"]) == ["mistral-large-latest"]
     deadline = time.monotonic() + 5
     while float(store.get(key) or 0.0) <= before and time.monotonic() < deadline:
@@ -394,23 +387,12 @@ def test_a_client_cannot_redirect_a_route_to_its_own_host(gateways: Gateways, up
     """Request-body overrides of where a route goes (and with which of the gateway's keys) are
     refused: they would send prompts, and the provider key, to a host the pack never judged."""
     import json
-    import urllib.error
-    import urllib.request
 
     thief = FakeUpstream("thief")
     try:
         extra = json.loads(json.dumps(hostile).replace("{fake}", thief.base_url))
         body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, **extra}
-        request = urllib.request.Request(
-            f"{gateways.a.url}/v1/chat/completions",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEAM_KEYS['app']}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status = response.status
-        except urllib.error.HTTPError as refused:
-            status = refused.code
+        status, _ = post_json(gateways.a.url, "/v1/chat/completions", body, TEAM_KEYS["app"])
         assert thief.requests == [], f"{list(hostile)} reached the client's host (status {status})"
         assert status >= 400, status
     finally:

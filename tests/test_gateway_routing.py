@@ -16,8 +16,6 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.bench.harness import FakeUpstream, PlannedGateway, free_port, planned_gateway, run_gateway
+from scripts.bench.harness import FakeUpstream, PlannedGateway, free_port, planned_gateway, post_json, run_gateway
 from scripts.engine import Plan
 from stacks.config import ScaleConfig
 from tests.plan_matrix import CASES, SCALE_CASES, case_config, plan_for
@@ -169,21 +167,7 @@ def _post(
         body["tags"] = tags
     if metadata_tags is not None:
         body["metadata"] = {"tags": metadata_tags}
-    headers = {
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {key}",
-        **({"x-litellm-tags": header_tags} if header_tags else {}),
-    }
-    request = urllib.request.Request(f"{url}/v1/chat/completions", data=json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            return exc.code, {"raw": raw.decode(errors="replace")}
+    return post_json(url, "/v1/chat/completions", body, key, headers={"x-litellm-tags": header_tags} if header_tags else None)
 
 
 def _answered_by(result: tuple[int, dict[str, Any]]) -> str:

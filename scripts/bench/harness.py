@@ -286,21 +286,28 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def chat(base_url: str, model: str, key: str | None, timeout_s: float = 60.0, content: str = "hello") -> tuple[int, dict[str, Any]]:
     """POST /v1/chat/completions; returns (status, JSON body)."""
+    return post_json(base_url, "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 8}, key, timeout_s=timeout_s)
+
+
+def post_json(
+    base_url: str, path: str, body: Mapping[str, Any], key: str | None, headers: Mapping[str, str] | None = None, timeout_s: float = 60.0
+) -> tuple[int, dict[str, Any]]:
+    """POST a JSON body; returns (status, JSON body), an error's body too ({"raw": text} if not JSON)."""
     request = urllib.request.Request(
-        f"{base_url}/v1/chat/completions",
-        data=json.dumps({"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 8}).encode(),
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})},
+        f"{base_url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {}), **dict(headers or {})},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        body = exc.read()
+        raw = exc.read()
         try:
-            return exc.code, json.loads(body or b"{}")
+            return exc.code, json.loads(raw or b"{}")
         except json.JSONDecodeError:
-            return exc.code, {"raw": body.decode(errors="replace")}
+            return exc.code, {"raw": raw.decode(errors="replace")}
 
 
 def list_models(base_url: str, key: str) -> tuple[int, Any]:
