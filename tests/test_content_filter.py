@@ -37,8 +37,7 @@ from stacks.errors import ConfigError
 from tests.conftest import load_stack
 from tests.plan_matrix import SCALE_CASES, plan_for
 
-# One worker runs this module (make test: --dist loadgroup), so its gateway processes start once.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("content-filter")]
+pytestmark = pytest.mark.timeout(600)
 
 STACK = "scale-azure-cn"
 MASTER_KEY = "sk-offline-master-key"

@@ -48,8 +48,7 @@ from tests.plan_matrix import AWS_CASES, CASE_IDS, CASES, PHASE, SCALE_CASES, ca
 # What the custom auth reads of a request: the path (team keys call the model endpoints only).
 CHAT_REQUEST = SimpleNamespace(url=SimpleNamespace(path="/v1/chat/completions"))
 
-# One worker runs this module (make test: --dist loadgroup), so its gateway processes start once.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("gateway-integration")]
+pytestmark = pytest.mark.timeout(600)
 # LiteLLM imported in this process (auth module, cost map) prices from its bundled map, as the
 # gateway container does, instead of fetching one.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

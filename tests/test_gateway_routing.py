@@ -28,8 +28,7 @@ from scripts.engine import Plan
 from stacks.config import ScaleConfig
 from tests.plan_matrix import CASES, SCALE_CASES, case_config, plan_for
 
-# One worker runs this module (make test: --dist loadgroup), so its gateway processes start once.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("gateway-routing")]
+pytestmark = pytest.mark.timeout(600)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 MASTER_KEY = "sk-offline-master-key"
