@@ -21,7 +21,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 test: lint
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -86,14 +86,3 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
 def resources_of(plan: Plan, type_token: str) -> list[Any]:
     return [r for r in plan.resources if r.type == type_token]
 
-
-# Module-scoped fixtures that run real LiteLLM proxy processes (about 8 s each to start).
-REAL_PROXY_FIXTURES = frozenset({"gateways", "gateway"})
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests of a module that use its real proxies run on one xdist worker (make test:
-    --dist loadgroup), so the proxies start once, not once per worker."""
-    for item in items:
-        if REAL_PROXY_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else "real-proxy"))
