@@ -163,6 +163,18 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
+def _message_texts(message: Any) -> list[str]:
+    """What a model wrote in a message or a stream delta: content, reasoning and tool-call
+    arguments (one place, so a whole answer and a stream are read alike)."""
+    texts = _text_parts(_field(message, "content"))
+    if isinstance(reasoning := _field(message, "reasoning_content"), str):
+        texts.append(reasoning)
+    for call in _field(message, "tool_calls") or []:
+        if isinstance(arguments := _field(_field(call, "function"), "arguments"), str):
+            texts.append(arguments)
+    return texts
+
+
 def answer_texts(response: Any) -> list[str]:
     """The answer's text: message content (and reasoning and tool-call arguments) of every choice,
     or a completion's text. Embeddings carry none."""
@@ -170,12 +182,7 @@ def answer_texts(response: Any) -> list[str]:
     for choice in _field(response, "choices") or []:
         message = _field(choice, "message")
         if message is not None:
-            texts += _text_parts(_field(message, "content"))
-            if isinstance(reasoning := _field(message, "reasoning_content"), str):
-                texts.append(reasoning)
-            for call in _field(message, "tool_calls") or []:
-                if isinstance(arguments := _field(_field(call, "function"), "arguments"), str):
-                    texts.append(arguments)
+            texts += _message_texts(message)
         elif isinstance(text := _field(choice, "text"), str):
             texts.append(text)
     for item in _field(response, "output") or []:  # Responses API: output items with text parts
@@ -215,12 +222,7 @@ def stream_texts(chunks: Iterable[Any]) -> list[str]:
             parts = per_choice.setdefault(int(_field(choice, "index") or 0), [])
             delta = _field(choice, "delta")
             if delta is not None:
-                parts += _text_parts(_field(delta, "content"))
-                if isinstance(reasoning := _field(delta, "reasoning_content"), str):
-                    parts.append(reasoning)
-                for call in _field(delta, "tool_calls") or []:
-                    if isinstance(arguments := _field(_field(call, "function"), "arguments"), str):
-                        parts.append(arguments)
+                parts += _message_texts(delta)
             elif isinstance(text := _field(choice, "text"), str):
                 parts.append(text)
         # Responses API and Anthropic Messages events carry their text deltas outside `choices`.

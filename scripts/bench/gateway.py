@@ -34,9 +34,7 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -58,7 +56,7 @@ from scripts.bench.harness import (
     RunningGateway,
     chat,
     free_port,
-    litellm_executable,
+    launch_gateway,
     planned_gateway,
 )
 from scripts.bench.harness import _stop as stop
@@ -301,30 +299,12 @@ def bench_gateway(
         threading.Thread(target=redis.serve_forever, daemon=True).start()
         env.update(REDIS_HOST="127.0.0.1", REDIS_PORT=str(redis.server_address[1]), REDIS_SSL="False", REDIS_PASSWORD="")
     env.update(extra_env)
-    workdir = Path(tempfile.mkdtemp(prefix="litellm-bench-"))
-    (workdir / "config.yaml").write_text(config_yaml)
-    for name, text in planned.files.items():  # what the ConfigMap mounts beside config.yaml
-        (workdir / name).write_text(text)
-    log_path = workdir / "litellm.log"
-    port = free_port()
-    process_env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_TELEMETRY": "False",
-        "NO_DOCS": "True",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        **env,
-    }
-    command = [litellm_executable(), "--config", str(workdir / "config.yaml"), "--host", "127.0.0.1", "--port", str(port), *cli_args]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=process_env, cwd=workdir, start_new_session=True)
-    running = RunningGateway(f"http://127.0.0.1:{port}", process, log_path)
+    running, workdir = launch_gateway(config_yaml, env, planned.files, cli_args)
     try:
         wait_ready(running, 180.0)
         yield running, key
     finally:
-        stop(process)
+        stop(running.process)
         shutil.rmtree(workdir, ignore_errors=True)
         if redis is not None:
             redis.shutdown()

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -217,7 +217,7 @@ def run_gateways(
     launched: list[tuple[RunningGateway, Path]] = []
     try:
         for _ in range(count):
-            launched.append(_launch(config_yaml, env, files))
+            launched.append(launch_gateway(config_yaml, env, files))
         for running, _ in launched:
             _wait_ready(running, startup_timeout_s)
         yield tuple(running for running, _ in launched)
@@ -227,7 +227,11 @@ def run_gateways(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _launch(config_yaml: str, env: Mapping[str, str], files: Mapping[str, str] | None) -> tuple[RunningGateway, Path]:
+def launch_gateway(
+    config_yaml: str, env: Mapping[str, str], files: Mapping[str, str] | None, cli_args: Sequence[str] = ("--num_workers", "1")
+) -> tuple[RunningGateway, Path]:
+    """Start (not await) `litellm --config` in a fresh working directory with `files` beside the
+    config; returns the gateway and the directory, both the caller's to stop and remove."""
     workdir = Path(tempfile.mkdtemp(prefix="litellm-"))
     config = workdir / "config.yaml"
     config.write_text(config_yaml)
@@ -246,7 +250,7 @@ def _launch(config_yaml: str, env: Mapping[str, str], files: Mapping[str, str] |
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [litellm_executable(), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+            [litellm_executable(), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *cli_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=process_env,
